@@ -1,0 +1,164 @@
+"""Word-pair relation grids: flat entity spans <-> per-sentence grids, and decoding.
+
+The encoding follows W2NER (Li et al. 2022): for a sentence of N words,
+cell (i, i+1) holds NNW when words i and i+1 sit in one entity (upper
+triangle), cell (end, start) holds THW-<type> for an entity over words
+start..end (lower triangle, diagonal for one-word entities); every other cell
+is `none`. Everything here is numpy and vectorised over cells: the only Python
+loop runs over the (few) decoded candidates when overlaps are resolved.
+"""
+from dataclasses import dataclass
+from typing import Iterable, List, Sequence, Tuple
+
+import numpy
+
+NONE = 0
+NNW = 1
+FIRST_THW = 2
+# Loss targets use this value for cells that do not count (padding, outside the band).
+IGNORE = -1
+
+
+def n_relation_classes(n_labels: int) -> int:
+    """Number of grid classes for `n_labels` entity types: none, NNW and one THW per type."""
+    return FIRST_THW + n_labels
+
+
+def relation_names(labels: Sequence[str]) -> List[str]:
+    """Human-readable names of the grid classes, in class-id order."""
+    return ["none", "NNW"] + [f"THW-{label}" for label in labels]
+
+
+@dataclass
+class ScoredSpans:
+    """Decoded entity candidates of one sentence: word offsets (end exclusive), label ids, scores."""
+
+    starts: numpy.ndarray
+    ends: numpy.ndarray
+    labels: numpy.ndarray
+    scores: numpy.ndarray
+
+    def __len__(self) -> int:
+        return int(self.starts.shape[0])
+
+    def select(self, keep: numpy.ndarray) -> "ScoredSpans":
+        return ScoredSpans(self.starts[keep], self.ends[keep], self.labels[keep], self.scores[keep])
+
+
+def band_mask(n_words: int, max_width: int) -> numpy.ndarray:
+    """Cells that can hold a relation: THW cells of entities up to `max_width` words, NNW cells.
+
+    Cells outside the band are always `none`; leaving them out of the loss and the
+    decoding keeps the far-off, trivially empty cells from dominating either.
+    """
+    offsets = numpy.arange(n_words)[:, None] - numpy.arange(n_words)[None, :]
+    return ((offsets >= 0) & (offsets < max_width)) | (offsets == -1)
+
+
+def spans_to_grid(
+    starts: Sequence[int], ends: Sequence[int], labels: Sequence[int], n_words: int
+) -> numpy.ndarray:
+    """Grid of class ids (n_words x n_words) for entity spans given as word offsets.
+
+    `ends` are exclusive and `labels` are indices into the component's label list.
+    Spans must lie inside the sentence and must not overlap, since a grid cell holds
+    one class: overlapping spans would silently overwrite each other's NNW cells.
+    """
+    starts_a = numpy.asarray(starts, dtype="int64")
+    ends_a = numpy.asarray(ends, dtype="int64")
+    labels_a = numpy.asarray(labels, dtype="int64")
+    grid = numpy.full((n_words, n_words), NONE, dtype="int64")
+    if starts_a.size == 0:
+        return grid
+    if (starts_a < 0).any() or (ends_a > n_words).any() or (ends_a <= starts_a).any():
+        raise ValueError(f"Span offsets outside a sentence of {n_words} words: {list(zip(starts, ends))}")
+    order = numpy.argsort(starts_a, kind="stable")
+    if (starts_a[order][1:] < ends_a[order][:-1]).any():
+        raise ValueError(f"Overlapping spans cannot share one grid: {list(zip(starts, ends))}")
+    grid[ends_a - 1, starts_a] = FIRST_THW + labels_a
+    widths = ends_a - starts_a - 1
+    rows = numpy.repeat(starts_a, widths) + _ranges(widths)
+    grid[rows, rows + 1] = NNW
+    return grid
+
+
+def _ranges(lengths: numpy.ndarray) -> numpy.ndarray:
+    """Concatenation of arange(n) for each n in `lengths`, without a Python loop."""
+    total = int(lengths.sum())
+    if total == 0:
+        return numpy.zeros((0,), dtype="int64")
+    offsets = numpy.repeat(numpy.cumsum(lengths) - lengths, lengths)
+    return numpy.arange(total, dtype="int64") - offsets
+
+
+def decode_grid(
+    probs: numpy.ndarray, max_width: int, *, require_nnw: bool = True, threshold: float = 0.0
+) -> ScoredSpans:
+    """Entity candidates of one sentence from its class probabilities (n x n x classes).
+
+    A lower-triangle cell (end, start) whose most likely class is a THW type proposes
+    span start..end with that type; its score is that class's probability. A proposal
+    is kept when its score clears `threshold` and, with `require_nnw`, when every
+    NNW cell inside the span is predicted as NNW. The result may overlap (nested or
+    crossing candidates); `resolve_overlaps` makes it flat.
+    """
+    n_words = probs.shape[0]
+    if n_words == 0:
+        return _empty_spans()
+    best = probs.argmax(axis=-1)
+    ends_incl, starts = numpy.nonzero((best >= FIRST_THW) & band_mask(n_words, max_width))
+    labels = best[ends_incl, starts] - FIRST_THW
+    scores = probs[ends_incl, starts, best[ends_incl, starts]]
+    ends = ends_incl + 1
+    keep = scores >= threshold
+    if require_nnw:
+        # links[i] is 1 when words i and i+1 are predicted to be neighbours in one entity.
+        links = (best[numpy.arange(n_words - 1), numpy.arange(1, n_words)] == NNW).astype("int64")
+        linked_before = numpy.concatenate([[0], numpy.cumsum(links)])
+        keep &= (linked_before[ends - 1] - linked_before[starts]) == (ends - 1 - starts)
+    return ScoredSpans(starts[keep], ends[keep], labels[keep], scores[keep].astype("float32"))
+
+
+def _empty_spans() -> ScoredSpans:
+    empty = numpy.zeros((0,), dtype="int64")
+    return ScoredSpans(empty, empty.copy(), empty.copy(), numpy.zeros((0,), dtype="float32"))
+
+
+def resolve_overlaps(spans: ScoredSpans) -> ScoredSpans:
+    """Flat subset of `spans`: greedily keep the best-scored span that overlaps no kept one.
+
+    Ties are broken towards the earlier, then the shorter span, so the result is
+    deterministic. The result is sorted by start.
+    """
+    if len(spans) == 0:
+        return spans
+    order = numpy.lexsort((spans.ends - spans.starts, spans.starts, -spans.scores))
+    taken = numpy.zeros((int(spans.ends.max()),), dtype=bool)
+    kept: List[int] = []
+    for idx in order:
+        start, end = spans.starts[idx], spans.ends[idx]
+        if not taken[start:end].any():
+            taken[start:end] = True
+            kept.append(int(idx))
+    kept_a = numpy.asarray(sorted(kept, key=lambda i: spans.starts[i]), dtype="int64")
+    return spans.select(kept_a)
+
+
+def segment_bounds(
+    n_tokens: int, sentence_starts: Iterable[int], max_words: int
+) -> List[Tuple[int, int]]:
+    """Token ranges (start, end) that each get their own grid.
+
+    A grid is built per sentence, since one over a whole many-sentence document
+    costs quadratically more memory; sentences longer than `max_words` are cut
+    into pieces of at most `max_words` tokens.
+    """
+    if max_words < 1:
+        raise ValueError(f"max_words must be at least 1, got {max_words}")
+    bounds = sorted(set(sentence_starts) | {0}) if n_tokens else []
+    bounds.append(n_tokens)
+    segments: List[Tuple[int, int]] = []
+    for start, end in zip(bounds[:-1], bounds[1:]):
+        for piece_start in range(start, end, max_words):
+            segments.append((piece_start, min(piece_start + max_words, end)))
+    return segments

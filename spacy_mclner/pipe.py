@@ -1,0 +1,349 @@
+"""The `mclner` trainable pipe: MCL-NER token-pair relation NER as a spaCy component."""
+from itertools import islice
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+import numpy
+import srsly
+import torch
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.tokens import Doc, Span, SpanGroup
+from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.vocab import Vocab
+from thinc.api import Config, Model, Optimizer, set_dropout_rate, torch2xp, xp2torch
+from thinc.types import Floats4d
+
+from .grid import (
+    IGNORE,
+    ScoredSpans,
+    band_mask,
+    decode_grid,
+    n_relation_classes,
+    resolve_overlaps,
+    spans_to_grid,
+)
+from .losses import grid_cross_entropy
+from .model import GridBatch, GridGradient, build_head
+from .scoring import score_entities
+
+default_model_config = """
+[model]
+@architectures = "spacy_mclner.MCLNERModel.v1"
+fusion = "lstm"
+hidden_width = 256
+biaffine_width = 256
+pair_width = 128
+conv_width = 64
+dilations = [1, 2, 3]
+distance_embeddings = true
+region_embeddings = true
+projection_width = 128
+dropout = 0.1
+max_segment_words = 128
+
+[model.tok2vec]
+@architectures = "spacy-transformers.Tok2VecTransformer.v3"
+name = "intfloat/multilingual-e5-small"
+tokenizer_config = {"use_fast": false}
+transformer_config = {}
+mixed_precision = false
+grad_scaler_config = {}
+grad_factor = 1.0
+
+[model.tok2vec.get_spans]
+@span_getters = "spacy-transformers.strided_spans.v1"
+window = 128
+stride = 96
+
+[model.tok2vec.pooling]
+@layers = "reduce_mean.v1"
+"""
+DEFAULT_MCLNER_MODEL = Config().from_str(default_model_config)["model"]
+
+
+@Language.factory(
+    "mclner",
+    assigns=["doc.ents", "doc.spans"],
+    default_config={
+        "model": DEFAULT_MCLNER_MODEL,
+        "spans_key": "mclner",
+        "max_entity_width": 32,
+        "none_weight": 1.0,
+        "encoder_lr_scale": 0.01,
+        "require_nnw": True,
+        "threshold": 0.0,
+        "scorer": {"@scorers": "spacy_mclner.scorer.v1"},
+    },
+    default_score_weights={
+        "ents_macro_f": 1.0,
+        "ents_f": 0.0,
+        "ents_p": 0.0,
+        "ents_r": 0.0,
+        "ents_per_type": None,
+        "ents_per_lang": None,
+    },
+)
+def make_mclner(
+    nlp: Language,
+    name: str,
+    model: Model[List[Doc], GridBatch],
+    spans_key: str,
+    max_entity_width: int,
+    none_weight: float,
+    encoder_lr_scale: float,
+    require_nnw: bool,
+    threshold: float,
+    scorer: Optional[Callable],
+) -> "MCLNER":
+    """Create an `mclner` component: flat entities in `Doc.ents`, scored candidates in `Doc.spans`.
+
+    max_entity_width: longest entity (in tokens) that is decoded and trained on.
+    none_weight: weight of `none` cells in the grid cross-entropy (1.0: unweighted).
+    encoder_lr_scale: the encoder's learning rate as a share of the optimizer's
+        (paper: 1e-5 for the encoder, 1e-3 for the rest, i.e. 0.01).
+    require_nnw: keep a decoded span only when its NNW chain is predicted too.
+    threshold: minimal THW probability of a decoded span.
+    """
+    return MCLNER(
+        nlp.vocab,
+        model,
+        name,
+        spans_key=spans_key,
+        max_entity_width=max_entity_width,
+        none_weight=none_weight,
+        encoder_lr_scale=encoder_lr_scale,
+        require_nnw=require_nnw,
+        threshold=threshold,
+        scorer=scorer,
+    )
+
+
+class MCLNER(TrainablePipe):
+    """Zero-shot cross-lingual NER by word-pair relation classification (MCL-NER)."""
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model[List[Doc], GridBatch],
+        name: str = "mclner",
+        *,
+        spans_key: str = "mclner",
+        max_entity_width: int = 32,
+        none_weight: float = 1.0,
+        encoder_lr_scale: float = 0.01,
+        require_nnw: bool = True,
+        threshold: float = 0.0,
+        scorer: Optional[Callable] = score_entities,
+    ) -> None:
+        if max_entity_width < 1:
+            raise ValueError(f"max_entity_width must be at least 1, got {max_entity_width}")
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"threshold must lie in [0, 1], got {threshold}")
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.scorer = scorer
+        self.cfg: Dict[str, Any] = {
+            "labels": [],
+            "encoder_width": None,
+            "spans_key": spans_key,
+            "max_entity_width": max_entity_width,
+            "none_weight": none_weight,
+            "encoder_lr_scale": encoder_lr_scale,
+            "require_nnw": require_nnw,
+            "threshold": threshold,
+        }
+
+    @property
+    def labels(self) -> Tuple[str, ...]:
+        return tuple(self.cfg["labels"])
+
+    @property
+    def label_data(self) -> List[str]:
+        return list(self.labels)
+
+    def add_label(self, label: str) -> int:
+        """Add an entity type; only possible before the relation head exists."""
+        if not isinstance(label, str) or not label:
+            raise ValueError(f"Entity labels must be non-empty strings, got {label!r}")
+        if label in self.labels:
+            return 0
+        if self.model.has_ref("head"):
+            raise ValueError(
+                f"Cannot add label {label!r} to '{self.name}': the model is already "
+                f"initialised with labels {list(self.labels)}"
+            )
+        self.cfg["labels"].append(label)
+        self.vocab.strings.add(label)
+        return 1
+
+    def predict(self, docs: Iterable[Doc]) -> GridBatch:
+        return self.model.predict(list(docs))
+
+    def set_annotations(self, docs: Iterable[Doc], grid: GridBatch) -> None:
+        """Decode each segment's grid into `Doc.ents` and all candidates into `Doc.spans`."""
+        docs = list(docs)
+        candidates: List[List[Tuple[int, ScoredSpans]]] = [[] for _ in docs]
+        if grid.segments:
+            probs = self.model.ops.to_numpy(self.model.ops.softmax(grid.logits, axis=-1))
+            for row, (doc_i, start, end) in enumerate(grid.segments):
+                spans = decode_grid(
+                    probs[row, : end - start, : end - start],
+                    self.cfg["max_entity_width"],
+                    require_nnw=self.cfg["require_nnw"],
+                    threshold=self.cfg["threshold"],
+                )
+                candidates[doc_i].append((start, spans))
+        for doc, doc_candidates in zip(docs, candidates):
+            self._annotate(doc, doc_candidates)
+
+    def _annotate(self, doc: Doc, candidates: List[Tuple[int, ScoredSpans]]) -> None:
+        labels = self.labels
+        ents: List[Span] = []
+        proposals: List[Span] = []
+        scores: List[float] = []
+        for offset, spans in candidates:
+            for spans_of, target in ((resolve_overlaps(spans), ents), (spans, proposals)):
+                target.extend(
+                    Span(doc, offset + s, offset + e, label=labels[l])
+                    for s, e, l in zip(spans_of.starts.tolist(), spans_of.ends.tolist(), spans_of.labels.tolist())
+                )
+            scores.extend(spans.scores.tolist())
+        doc.set_ents(ents, default="outside")
+        key = self.cfg["spans_key"]
+        doc.spans[key] = SpanGroup(doc, name=key, spans=proposals, attrs={"scores": numpy.asarray(scores, dtype="float32")})
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, "MCLNER.update")
+        docs = [eg.predicted for eg in examples]
+        if not any(len(doc) for doc in docs):
+            return losses
+        set_dropout_rate(self.model, drop)
+        grid, backprop = self.model.begin_update(docs)
+        loss, d_grid = self.get_loss(examples, grid)
+        backprop(d_grid)
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        return losses
+
+    def get_loss(self, examples: Iterable[Example], grid: GridBatch) -> Tuple[float, GridGradient]:
+        """L_ce over the grid cells of every segment; returns (loss, gradient of the logits)."""
+        targets = self._grid_targets(list(examples), grid)
+        logits = xp2torch(grid.logits, requires_grad=True)
+        loss = grid_cross_entropy(logits, torch.as_tensor(targets), none_weight=self.cfg["none_weight"])
+        loss.backward()
+        d_logits: Floats4d = torch2xp(logits.grad)
+        return float(loss.item()), (d_logits, None, None)
+
+    def _grid_targets(self, examples: List[Example], grid: GridBatch) -> numpy.ndarray:
+        """Class ids per cell of the padded grids, IGNORE for padding and out-of-band cells."""
+        label_ids = {label: i for i, label in enumerate(self.labels)}
+        gold: List[List[Span]] = [
+            list(eg.get_aligned_spans_y2x(eg.reference.ents, allow_overlap=False)) for eg in examples
+        ]
+        for eg, spans in zip(examples, gold):
+            unknown = {span.label_ for span in spans if span.label_ not in label_ids}
+            if unknown:
+                raise ValueError(
+                    f"Unknown entity label(s) {sorted(unknown)} in a training example of "
+                    f"'{self.name}' (known: {list(self.labels)}); doc starts: {eg.reference.text[:60]!r}"
+                )
+        n_segments, max_len = grid.logits.shape[0], grid.logits.shape[1]
+        targets = numpy.full((n_segments, max_len, max_len), IGNORE, dtype="int64")
+        width = self.cfg["max_entity_width"]
+        for row, (doc_i, start, end) in enumerate(grid.segments):
+            inside = [s for s in gold[doc_i] if s.start >= start and s.end <= end]
+            cells = spans_to_grid(
+                [s.start - start for s in inside],
+                [s.end - start for s in inside],
+                [label_ids[s.label_] for s in inside],
+                end - start,
+            )
+            cells[~band_mask(end - start, width)] = IGNORE
+            targets[row, : end - start, : end - start] = cells
+        return targets
+
+    def finish_update(self, sgd: Optimizer) -> None:
+        """Update the encoder at `encoder_lr_scale` times the optimizer's rate, the head at full rate."""
+        self.model.get_ref("tok2vec").finish_update(_ScaledOptimizer(sgd, self.cfg["encoder_lr_scale"]))
+        self.model.get_ref("head").finish_update(sgd)
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[Sequence[str]] = None,
+    ) -> None:
+        """Set the labels (given, or read from the examples) and initialise encoder and head."""
+        validate_get_examples(get_examples, "MCLNER.initialize")
+        if labels is not None:
+            for label in labels:
+                self.add_label(label)
+        else:
+            for eg in get_examples():
+                for ent in eg.reference.ents:
+                    self.add_label(ent.label_)
+        if not self.labels:
+            raise ValueError(
+                f"'{self.name}' has no labels: the training examples hold no entities and no labels were given"
+            )
+        self.cfg["labels"] = sorted(self.cfg["labels"])
+        docs = [eg.predicted for eg in islice(get_examples(), 16)]
+        self.model.set_dim("nO", n_relation_classes(len(self.labels)))
+        self.model.initialize(X=docs)
+        self.cfg["encoder_width"] = self.model.get_dim("nI")
+
+    def _initialize_before_deserializing(self) -> None:
+        """Build the relation head from cfg so that saved weights have somewhere to go."""
+        if not self.labels or self.cfg.get("encoder_width") is None:
+            raise ValueError(
+                f"Cannot load '{self.name}': its cfg holds no labels or encoder width, "
+                "so it was never initialised (or the cfg file is damaged)"
+            )
+        build_head(self.model, n_relation_classes(len(self.labels)), self.cfg["encoder_width"])
+
+    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "MCLNER":
+        cfg = srsly.json_loads(srsly.msgpack_loads(bytes_data)["cfg"])
+        self.cfg.update(cfg)
+        self._initialize_before_deserializing()
+        return super().from_bytes(bytes_data, exclude=exclude)
+
+    def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> "MCLNER":
+        cfg_path = Path(path) / "cfg"
+        if not cfg_path.exists():
+            raise ValueError(f"Cannot load '{self.name}' from {path}: the folder has no 'cfg' file")
+        self.cfg.update(srsly.read_json(cfg_path))
+        self._initialize_before_deserializing()
+        return super().from_disk(path, exclude=exclude)
+
+
+class _ScaledOptimizer:
+    """An optimizer view that scales every learning rate by a fixed factor.
+
+    thinc's `finish_update` and its PyTorch shim call the optimizer without an
+    `lr_scale`, so a part of the model that needs its own rate gets this view.
+    """
+
+    def __init__(self, optimizer: Optimizer, scale: float) -> None:
+        self._optimizer = optimizer
+        self._scale = scale
+
+    def __call__(self, key: Tuple[int, str], weights: Any, gradient: Any, *, lr_scale: float = 1.0) -> Any:
+        return self._optimizer(key, weights, gradient, lr_scale=lr_scale * self._scale)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._optimizer, name)

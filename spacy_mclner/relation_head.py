@@ -1,0 +1,191 @@
+"""Pure PyTorch modules of the token-pair relation head (method.md section 2).
+
+Input: padded word vectors of a batch of sentences. Output: per-cell relation
+logits, the pair representations' projections for the relation contrastive loss,
+and a pooled sentence vector for the semantic contrastive loss.
+"""
+from typing import Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor, nn
+
+N_DISTANCE_BUCKETS = 10  # per direction; bucket 0 is the diagonal
+
+
+class ConditionalLayerNorm(nn.Module):
+    """r'_ij = gamma_i * (h_j - mu_j) / sigma_j + lambda_i, with gamma, lambda linear in h_i.
+
+    The conditioning weights start at zero (gamma = 1, lambda = 0), so the layer
+    begins as a plain layer norm of h_j and learns how word i shapes it.
+    """
+
+    def __init__(self, width: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.eps = eps
+        self.gamma = nn.Linear(width, width)
+        self.shift = nn.Linear(width, width)
+        for layer, bias in ((self.gamma, 1.0), (self.shift, 0.0)):
+            nn.init.zeros_(layer.weight)
+            nn.init.constant_(layer.bias, bias)
+
+    def forward(self, hidden: Tensor) -> Tensor:
+        mean = hidden.mean(dim=-1, keepdim=True)
+        std = (hidden.var(dim=-1, keepdim=True, unbiased=False) + self.eps).sqrt()
+        normed = ((hidden - mean) / std).unsqueeze(1)  # (B, 1, N, D): the column word j
+        return self.gamma(hidden).unsqueeze(2) * normed + self.shift(hidden).unsqueeze(2)
+
+
+class Biaffine(nn.Module):
+    """s_ij = MLP(h_i)^T W1 MLP(h_j) + W2 [MLP(h_i); MLP(h_j)] + b, one score per class."""
+
+    def __init__(self, width: int, size: int, n_classes: int, dropout: float) -> None:
+        super().__init__()
+        self.head_mlp = nn.Sequential(nn.Linear(width, size), nn.GELU(), nn.Dropout(dropout))
+        self.tail_mlp = nn.Sequential(nn.Linear(width, size), nn.GELU(), nn.Dropout(dropout))
+        self.bilinear = nn.Parameter(torch.zeros(n_classes, size, size))
+        self.linear = nn.Linear(2 * size, n_classes)
+        nn.init.xavier_normal_(self.bilinear)
+
+    def forward(self, hidden: Tensor) -> Tensor:
+        rows = self.head_mlp(hidden)
+        cols = self.tail_mlp(hidden)
+        n_words = hidden.shape[1]
+        bilinear = torch.einsum("bxi,oij,byj->bxyo", rows, self.bilinear, cols)
+        pairs = torch.cat(
+            [
+                rows.unsqueeze(2).expand(-1, -1, n_words, -1),
+                cols.unsqueeze(1).expand(-1, n_words, -1, -1),
+            ],
+            dim=-1,
+        )
+        return bilinear + self.linear(pairs)
+
+
+class DilatedGridConv(nn.Module):
+    """A 1x1 projection followed by 3x3 convolutions with several dilations, outputs concatenated."""
+
+    def __init__(self, width: int, size: int, dilations: Sequence[int], dropout: float) -> None:
+        super().__init__()
+        self.reduce = nn.Sequential(nn.Dropout2d(dropout), nn.Conv2d(width, size, kernel_size=1), nn.GELU())
+        self.dilated = nn.ModuleList(
+            nn.Conv2d(size, size, kernel_size=3, dilation=d, padding=d) for d in dilations
+        )
+
+    def forward(self, grid: Tensor, cell_mask: Tensor) -> Tensor:
+        # Padding cells are zeroed after every layer, so that a sentence's cells never
+        # depend on how long the other sentences of its batch are.
+        mask = cell_mask.unsqueeze(1).to(grid.dtype)
+        x = self.reduce(grid.permute(0, 3, 1, 2)) * mask
+        outputs = []
+        for conv in self.dilated:
+            x = nn.functional.gelu(conv(x)) * mask
+            outputs.append(x)
+        return torch.cat(outputs, dim=1).permute(0, 2, 3, 1)
+
+
+class RelationHead(nn.Module):
+    """Word vectors -> fusion -> pair representation -> relation logits (+ contrastive views)."""
+
+    def __init__(
+        self,
+        input_width: int,
+        n_classes: int,
+        *,
+        fusion: str = "lstm",
+        hidden_width: int = 256,
+        biaffine_width: int = 256,
+        pair_width: int = 128,
+        conv_width: int = 64,
+        dilations: Sequence[int] = (1, 2, 3),
+        embedding_width: int = 20,
+        distance_embeddings: bool = True,
+        region_embeddings: bool = True,
+        projection_width: int = 128,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if fusion not in ("lstm", "none"):
+            raise ValueError(f"fusion must be 'lstm' or 'none', got {fusion!r}")
+        self.dropout = nn.Dropout(dropout)
+        if fusion == "lstm":
+            if hidden_width % 2:
+                raise ValueError(f"hidden_width must be even for a BiLSTM, got {hidden_width}")
+            self.fusion: Optional[nn.LSTM] = nn.LSTM(
+                input_width, hidden_width // 2, batch_first=True, bidirectional=True
+            )
+            fused_width = hidden_width
+        else:
+            self.fusion = None
+            fused_width = input_width
+        self.cln = ConditionalLayerNorm(fused_width)
+        self.distance = nn.Embedding(2 * N_DISTANCE_BUCKETS, embedding_width) if distance_embeddings else None
+        self.region = nn.Embedding(3, embedding_width) if region_embeddings else None
+        grid_width = fused_width + embedding_width * (distance_embeddings + region_embeddings)
+        if dilations:
+            self.conv: Optional[DilatedGridConv] = DilatedGridConv(grid_width, conv_width, dilations, dropout)
+            grid_width = conv_width * len(dilations)
+        else:
+            self.conv = None
+        self.pair_mlp = nn.Sequential(nn.Dropout(dropout), nn.Linear(grid_width, pair_width), nn.GELU())
+        self.pair_classifier = nn.Linear(pair_width, n_classes)
+        self.biaffine = Biaffine(fused_width, biaffine_width, n_classes, dropout)
+        self.projection = nn.Sequential(
+            nn.Linear(pair_width, pair_width), nn.GELU(), nn.Linear(pair_width, projection_width)
+        )
+
+    def forward(self, vectors: Tensor, lengths: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """Return (logits B x N x N x C, sentence vectors B x D, pair projections B x N x N x P).
+
+        Projections are only computed in training (they feed contrastive losses);
+        in evaluation mode an empty tensor stands in for them.
+        """
+        n_words = vectors.shape[1]
+        word_mask = torch.arange(n_words, device=vectors.device)[None, :] < lengths[:, None]
+        hidden = self._fuse(self.dropout(vectors), lengths)
+        grid = [self.cln(hidden)]
+        if self.distance is not None:
+            grid.append(self.distance(_distance_buckets(n_words, vectors.device)).expand(len(vectors), -1, -1, -1))
+        if self.region is not None:
+            grid.append(self.region(_regions(word_mask)))
+        cell_mask = word_mask[:, :, None] & word_mask[:, None, :]
+        features = torch.cat(grid, dim=-1) * cell_mask.unsqueeze(-1)
+        if self.conv is not None:
+            features = self.conv(features, cell_mask)
+        pairs = self.pair_mlp(features)
+        logits = self.pair_classifier(pairs) + self.biaffine(hidden)
+        counts = lengths.clamp(min=1).to(hidden.dtype)[:, None]
+        sentence_vectors = (hidden * word_mask.unsqueeze(-1)).sum(dim=1) / counts
+        projections = self.projection(pairs) if self.training else pairs.new_zeros((0,))
+        return logits, sentence_vectors, projections
+
+    def _fuse(self, vectors: Tensor, lengths: Tensor) -> Tensor:
+        if self.fusion is None:
+            return vectors
+        packed = nn.utils.rnn.pack_padded_sequence(
+            vectors, lengths.cpu().clamp(min=1), batch_first=True, enforce_sorted=False
+        )
+        output, _ = self.fusion(packed)
+        fused, _ = nn.utils.rnn.pad_packed_sequence(output, batch_first=True, total_length=vectors.shape[1])
+        return fused
+
+
+def _distance_buckets(n_words: int, device: torch.device) -> Tensor:
+    """Log-scale bucket of the signed offset i - j: 0 on the diagonal, then 1, 2, 3-4, 5-8, ..."""
+    positions = torch.arange(n_words, device=device)
+    offsets = positions[:, None] - positions[None, :]
+    magnitude = offsets.abs()
+    buckets = torch.where(
+        magnitude == 0,
+        torch.zeros_like(magnitude),
+        (torch.log2(magnitude.clamp(min=1).float()).ceil().long() + 1).clamp(max=N_DISTANCE_BUCKETS - 1),
+    )
+    return (buckets + N_DISTANCE_BUCKETS * (offsets < 0).long()).unsqueeze(0)
+
+
+def _regions(word_mask: Tensor) -> Tensor:
+    """0 for padding cells, 1 for the lower triangle with the diagonal (THW), 2 above it (NNW)."""
+    n_words = word_mask.shape[1]
+    lower = torch.tril(torch.ones(n_words, n_words, dtype=torch.long, device=word_mask.device))
+    regions = 2 - lower
+    valid = word_mask[:, :, None] & word_mask[:, None, :]
+    return regions.unsqueeze(0) * valid.long()

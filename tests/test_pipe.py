@@ -1,0 +1,143 @@
+from pathlib import Path
+from typing import List, Tuple
+
+import numpy
+import pytest
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.training import Example
+from thinc.api import SGD
+
+from spacy_mclner.corpus import set_doc_lang
+from spacy_mclner.pipe import _ScaledOptimizer
+
+TRAIN_DATA: List[Tuple[str, List[Tuple[int, int, str]]]] = [
+    ("Angela Merkel besuchte Paris .", [(0, 13, "PER"), (23, 28, "LOC")]),
+    ("Barack Obama works for Google in New York .", [(0, 12, "PER"), (23, 29, "ORG"), (33, 41, "LOC")]),
+    ("Siemens baut in München .", [(0, 7, "ORG"), (16, 23, "LOC")]),
+]
+SMALL_HEAD = {
+    "hidden_width": 64,
+    "biaffine_width": 64,
+    "pair_width": 32,
+    "conv_width": 16,
+    "projection_width": 16,
+    "dropout": 0.0,
+}
+
+
+def make_nlp(encoder_dir: Path, **model_config) -> Language:
+    nlp = spacy.blank("xx")
+    model = {"tok2vec": {"name": str(encoder_dir)}, **SMALL_HEAD, **model_config}
+    nlp.add_pipe("mclner", config={"model": model, "encoder_lr_scale": 0.1})
+    return nlp
+
+
+def make_examples(nlp: Language) -> List[Example]:
+    examples = []
+    for text, ents in TRAIN_DATA:
+        example = Example.from_dict(nlp.make_doc(text), {"entities": ents})
+        set_doc_lang(example.reference, "en")
+        examples.append(example)
+    return examples
+
+
+def entities(doc: Doc) -> List[Tuple[str, str]]:
+    return [(ent.text, ent.label_) for ent in doc.ents]
+
+
+@pytest.fixture(scope="module")
+def trained(encoder_dir: Path) -> Language:
+    """A pipe overfitted on three sentences."""
+    nlp = make_nlp(encoder_dir)
+    examples = make_examples(nlp)
+    optimizer = nlp.initialize(lambda: examples)
+    optimizer.learn_rate = 0.003
+    for step in range(100):
+        losses = nlp.update(examples, sgd=optimizer)
+        if losses["mclner"] < 0.01:
+            break
+    assert losses["mclner"] < 0.01, f"no fit after {step + 1} steps: loss {losses['mclner']}"
+    return nlp
+
+
+def test_overfits_a_few_sentences(trained: Language):
+    scores = trained.evaluate(make_examples(trained))
+    assert scores["ents_f"] == 1.0
+    assert scores["ents_per_lang"]["en"]["f"] == 1.0
+    doc = trained("Angela Merkel besuchte Paris .")
+    assert entities(doc) == [("Angela Merkel", "PER"), ("Paris", "LOC")]
+    candidates = doc.spans["mclner"]
+    assert len(candidates.attrs["scores"]) == len(candidates) >= 2
+    assert all(0.0 < score <= 1.0 for score in candidates.attrs["scores"])
+
+
+def test_disk_and_bytes_round_trips_predict_the_same(trained: Language, tmp_path: Path):
+    texts = [text for text, _ in TRAIN_DATA] + ["Paris liegt nicht in Berlin ."]
+    expected = [trained(text) for text in texts]
+    trained.to_disk(tmp_path / "pipeline")
+    from_disk = spacy.load(tmp_path / "pipeline")
+    from_bytes = make_nlp(Path("/nonexistent-encoder-is-never-read")).from_bytes(trained.to_bytes())
+    for loaded in (from_disk, from_bytes):
+        for text, doc in zip(texts, expected):
+            again = loaded(text)
+            assert entities(again) == entities(doc)
+            numpy.testing.assert_allclose(
+                again.spans["mclner"].attrs["scores"], doc.spans["mclner"].attrs["scores"], rtol=1e-5
+            )
+
+
+def test_empty_and_one_token_docs(trained: Language):
+    docs = list(trained.pipe(["", "Paris", "", "Angela Merkel besuchte Paris ."], batch_size=4))
+    assert [len(doc.ents) for doc in docs[:3]] == [0, len(docs[1].ents), 0]
+    assert len(docs[0].spans["mclner"]) == 0
+    assert entities(docs[3]) == [("Angela Merkel", "PER"), ("Paris", "LOC")]
+    losses = trained.get_pipe("mclner").update([Example.from_dict(trained.make_doc(""), {"entities": []})])
+    assert losses["mclner"] == 0.0
+
+
+def test_doc_longer_than_the_transformer_window(trained: Language):
+    sentence = "Angela Merkel besuchte Paris ."
+    words = sentence.split() * 60  # 300 words: several 128-piece windows
+    doc = Doc(trained.vocab, words=words, sent_starts=[i % 5 == 0 for i in range(len(words))])
+    doc = trained(doc)
+    assert len(doc.spans["mclner"]) >= 2 * 60 * 0.9
+    assert [e.label_ for e in doc.ents].count("PER") >= 54
+    unsegmented = trained(Doc(trained.vocab, words=words))  # no boundaries: 128-word grids
+    assert len(unsegmented.ents) > 0
+
+
+def test_unknown_label_in_training_data_is_an_error(encoder_dir: Path):
+    nlp = make_nlp(encoder_dir)
+    examples = make_examples(nlp)
+    optimizer = nlp.initialize(lambda: examples)
+    bad = Example.from_dict(nlp.make_doc("Ich mag Kaffee ."), {"entities": [(8, 14, "FOOD")]})
+    with pytest.raises(ValueError, match="Unknown entity label.*FOOD"):
+        nlp.update([bad], sgd=optimizer)
+    with pytest.raises(ValueError, match="already initialised"):
+        nlp.get_pipe("mclner").add_label("FOOD")
+
+
+def test_initialise_without_entities_is_an_error(encoder_dir: Path):
+    nlp = make_nlp(encoder_dir)
+    examples = [Example.from_dict(nlp.make_doc("nichts hier ."), {"entities": []})]
+    with pytest.raises(ValueError, match="no labels"):
+        nlp.initialize(lambda: examples)
+
+
+def test_loading_a_folder_without_cfg_names_it(trained: Language, tmp_path: Path):
+    trained.to_disk(tmp_path / "pipeline")
+    (tmp_path / "pipeline" / "mclner" / "cfg").unlink()
+    with pytest.raises(ValueError, match="no 'cfg' file"):
+        spacy.load(tmp_path / "pipeline")
+
+
+def test_scaled_optimizer_scales_the_learning_rate():
+    optimizer = SGD(0.1)
+    weights = numpy.zeros((3,), dtype="float32")
+    gradient = numpy.ones((3,), dtype="float32")
+    full, _ = optimizer((0, "w"), weights.copy(), gradient.copy())
+    scaled, _ = _ScaledOptimizer(optimizer, 0.01)((1, "w"), weights.copy(), gradient.copy())
+    numpy.testing.assert_allclose(scaled, full * 0.01, rtol=1e-6)
+    assert _ScaledOptimizer(optimizer, 0.5).learn_rate == optimizer.learn_rate

@@ -1,0 +1,47 @@
+import pytest
+import torch
+
+from spacy_mclner.losses import grid_cross_entropy
+from spacy_mclner.relation_head import ConditionalLayerNorm, RelationHead
+
+
+@pytest.mark.parametrize("fusion,dilations", [("lstm", (1, 2)), ("none", ())])
+def test_head_shapes_and_padding_independence(fusion, dilations):
+    torch.manual_seed(0)
+    head = RelationHead(12, 5, fusion=fusion, hidden_width=8, biaffine_width=6, pair_width=10,
+                        conv_width=4, dilations=dilations, projection_width=7, dropout=0.0)
+    head.eval()
+    vectors = torch.randn(2, 6, 12)
+    lengths = torch.tensor([6, 3])
+    logits, sentences, projections = head(vectors, lengths)
+    assert logits.shape == (2, 6, 6, 5)
+    assert sentences.shape[0] == 2
+    assert projections.numel() == 0
+    # The short sentence's cells must not depend on its padding.
+    alone, _, _ = head(vectors[1:, :3], lengths[1:])
+    torch.testing.assert_close(logits[1, :3, :3], alone[0], atol=1e-5, rtol=1e-4)
+    head.train()
+    _, _, projections = head(vectors, lengths)
+    assert projections.shape == (2, 6, 6, 7)
+
+
+def test_conditional_layer_norm_starts_as_layer_norm():
+    cln = ConditionalLayerNorm(8)
+    hidden = torch.randn(1, 3, 8)
+    expected = torch.nn.functional.layer_norm(hidden, (8,), eps=1e-6)
+    out = cln(hidden)
+    for i in range(3):
+        torch.testing.assert_close(out[0, i], expected[0], atol=1e-5, rtol=1e-4)
+
+
+def test_grid_loss_ignores_cells_and_weights_none():
+    logits = torch.zeros(1, 2, 2, 3, requires_grad=True)
+    targets = torch.tensor([[[0, 1], [-1, 2]]])
+    loss = grid_cross_entropy(logits, targets)
+    assert loss.item() == pytest.approx(torch.log(torch.tensor(3.0)).item())
+    loss.backward()
+    assert logits.grad[0, 1, 0].abs().sum() == 0  # ignored cell gets no gradient
+    weighted = grid_cross_entropy(logits, targets, none_weight=0.0)
+    assert weighted.item() == pytest.approx(loss.item())
+    with pytest.raises(ValueError):
+        grid_cross_entropy(logits, targets, none_weight=2.0)
