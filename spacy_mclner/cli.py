@@ -1,6 +1,6 @@
 """Command-line interface: `python -m spacy_mclner COMMAND`."""
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -36,3 +36,57 @@ def convert_command(
 
     n_docs = convert_file(input_path, output_path, lang=lang, limit=limit)
     typer.echo(f"Wrote {n_docs} docs to {output_path}")
+
+
+@app.command("evaluate")
+def evaluate_command(
+    model: Path = typer.Argument(..., help="Trained pipeline folder (or installed package name)"),
+    data: List[Path] = typer.Argument(..., help=".spacy files or folders of them (one file per language)"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the scores as JSON here"),
+    limit: int = typer.Option(0, "--limit", help="Evaluate only the first N docs of each file (0: all)"),
+    batch_size: int = typer.Option(64, "--batch-size"),
+) -> None:
+    """Strict entity P/R/F1 per language and type, with the macro average over languages."""
+    import spacy
+    import srsly
+
+    from .evaluate import evaluate_pipeline
+
+    nlp = spacy.load(model)
+    scores = evaluate_pipeline(nlp, data, limit=limit, batch_size=batch_size)
+    for lang, lang_scores in scores["ents_per_lang"].items():
+        typer.echo(
+            f"{lang}\tP {lang_scores['p']:.4f}\tR {lang_scores['r']:.4f}\tF {lang_scores['f']:.4f}\t({lang_scores['n_docs']} docs)"
+        )
+    typer.echo(f"macro F over languages {scores['ents_macro_f']:.4f}; micro F {scores['ents_f']:.4f}")
+    typer.echo(f"{scores['speed']['words_per_second']:.0f} words/s")
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        srsly.write_json(output, scores)
+
+
+@app.command("bench")
+def bench_command(
+    models: List[Path] = typer.Argument(..., help="Trained pipeline folders to compare"),
+    data: Path = typer.Option(..., "--data", help="Labelled .spacy file to run on"),
+    output: Path = typer.Option(Path("metrics/bench"), "--output", "-o", help="Writes OUTPUT.json and OUTPUT.md"),
+    limit: int = typer.Option(512, "--limit", help="Docs to run inference on"),
+    batch_size: int = typer.Option(32, "--batch-size"),
+    train_batches: int = typer.Option(8, "--train-batches"),
+) -> None:
+    """Inference, encoder-forward and training words/s of each pipeline, on this machine."""
+    import spacy
+    import srsly
+
+    from .bench import bench_markdown, bench_pipeline, load_examples
+
+    results = {}
+    for model in models:
+        nlp = spacy.load(model)
+        examples = load_examples(nlp, data, limit)
+        results[str(model)] = bench_pipeline(nlp, examples, batch_size=batch_size, train_batches=train_batches)
+        typer.echo(f"{model}: {results[str(model)]}")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    srsly.write_json(output.with_suffix(".json"), results)
+    output.with_suffix(".md").write_text(bench_markdown(results), encoding="utf8")
+    typer.echo(bench_markdown(results))

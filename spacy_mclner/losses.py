@@ -30,3 +30,24 @@ def grid_cross_entropy(logits: Tensor, targets: Tensor, none_weight: float = 1.0
         torch.ones_like(per_cell),
     )
     return (per_cell * weights).sum() / weights.sum().clamp(min=1e-12)
+
+
+def info_nce(anchors: Tensor, positives: Tensor, temperature: float) -> Tensor:
+    """Symmetric InfoNCE: row k of `anchors` and of `positives` are a positive pair.
+
+    Every other row of the other side is a negative (in-batch negatives), in both
+    directions, with cosine similarity over `temperature`. Serves both L_sc
+    (sentence vectors of a source and its code-switched view, eq. 3) and L_tc
+    (projected pair representations of aligned grid cells, eq. 6).
+    """
+    if anchors.shape != positives.shape or anchors.dim() != 2:
+        raise ValueError(f"info_nce needs two (K, D) tensors of one shape, got {tuple(anchors.shape)} and {tuple(positives.shape)}")
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    if anchors.shape[0] == 0:
+        return anchors.sum() * 0.0
+    anchors = torch.nn.functional.normalize(anchors, dim=-1)
+    positives = torch.nn.functional.normalize(positives, dim=-1)
+    logits = anchors @ positives.T / temperature
+    targets = torch.arange(anchors.shape[0], device=anchors.device)
+    return (torch.nn.functional.cross_entropy(logits, targets) + torch.nn.functional.cross_entropy(logits.T, targets)) / 2

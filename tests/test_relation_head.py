@@ -45,3 +45,24 @@ def test_grid_loss_ignores_cells_and_weights_none():
     assert weighted.item() == pytest.approx(loss.item())
     with pytest.raises(ValueError):
         grid_cross_entropy(logits, targets, none_weight=2.0)
+
+
+def test_info_nce_prefers_matching_pairs_and_trains():
+    from spacy_mclner.losses import info_nce
+
+    torch.manual_seed(0)
+    anchors = torch.randn(8, 16)
+    matched = info_nce(anchors, anchors + 0.01 * torch.randn(8, 16), 0.1)
+    shuffled = info_nce(anchors, anchors[torch.randperm(8)], 0.1)
+    assert matched.item() < 0.1 < shuffled.item()
+    views = torch.randn(8, 16, requires_grad=True)
+    optimizer = torch.optim.SGD([views], lr=1.0)
+    first = info_nce(anchors, views, 0.1)
+    for _ in range(20):
+        optimizer.zero_grad()
+        loss = info_nce(anchors, views, 0.1)
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < first.item() / 2
+    with pytest.raises(ValueError):
+        info_nce(anchors, anchors[:4], 0.1)

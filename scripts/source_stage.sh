@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Source stage of MCL-NER on CoNLL: English training, zero-shot dev scores in de/es/nl,
+# next to spaCy's built-in `ner` on the same encoder, data and budget; then speed.
+# Sizes come from the environment (defaults: the CPU run reported in the README).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-../shared/data}
+TRAIN_SENTS=${TRAIN_SENTS:-4000}
+EPOCHS=${EPOCHS:-2}
+DEV_SELECT=${DEV_SELECT:-250}     # dev docs per language used to pick the checkpoint
+BATCH=32
+STEPS=$(( (TRAIN_SENTS + BATCH - 1) / BATCH * EPOCHS ))
+
+[ -f assets/encoder/config.json ] || python -m spacy_mclner encoder assets/encoder
+[ -f corpus/en-train.spacy ] || python -m spacy_mclner convert "$DATA/conll2003/en/train" corpus/en-train.spacy --lang en
+for pair in conll2003/en:en conll2003/de:de conll2002/es:es conll2002/nl:nl; do
+    lang=${pair#*:}
+    [ -f "corpus/dev/$lang-dev.spacy" ] || python -m spacy_mclner convert "$DATA/${pair%:*}/dev" "corpus/dev/$lang-dev.spacy" --lang "$lang"
+done
+
+mkdir -p metrics
+for name in mclner ner_baseline; do
+    if [ ! -f "training/$name/model-best/meta.json" ]; then
+        start=$SECONDS
+        python -m spacy train "configs/$name.cfg" --output "training/$name" \
+            --paths.train corpus/en-train.spacy --paths.dev corpus/dev \
+            --paths.train_limit "$TRAIN_SENTS" --paths.dev_limit "$DEV_SELECT" \
+            --training.max_epochs "$EPOCHS" --training.eval_frequency 50 \
+            --training.optimizer.learn_rate.total_steps "$STEPS" | tee "metrics/train_$name.log"
+        echo "$(( SECONDS - start ))" > "metrics/train_$name.seconds"
+    fi
+    python -m spacy_mclner evaluate "training/$name/model-best" corpus/dev --output "metrics/dev_$name.json"
+done
+python -m spacy_mclner bench training/mclner/model-best training/ner_baseline/model-best \
+    --data corpus/dev/en-dev.spacy --limit 512 --output metrics/bench
