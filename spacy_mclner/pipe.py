@@ -23,8 +23,9 @@ from .grid import (
     resolve_overlaps,
     spans_to_grid,
 )
-from .losses import grid_cross_entropy
+from .losses import grid_cross_entropy, info_nce
 from .model import GridBatch, GridGradient, build_head
+from .multiview import PAIR_KEY, aligned_cells, expand_views
 from .scoring import score_entities
 
 default_model_config = """
@@ -73,6 +74,10 @@ DEFAULT_MCLNER_MODEL = Config().from_str(default_model_config)["model"]
         "encoder_lr_scale": 0.01,
         "require_nnw": True,
         "threshold": 0.0,
+        "sc_weight": 0.5,
+        "tc_weight": 0.5,
+        "temperature": 0.1,
+        "tc_other_cells": 16,
         "scorer": {"@scorers": "spacy_mclner.scorer.v1"},
     },
     default_score_weights={
@@ -94,6 +99,10 @@ def make_mclner(
     encoder_lr_scale: float,
     require_nnw: bool,
     threshold: float,
+    sc_weight: float,
+    tc_weight: float,
+    temperature: float,
+    tc_other_cells: int,
     scorer: Optional[Callable],
 ) -> "MCLNER":
     """Create an `mclner` component: flat entities in `Doc.ents`, scored candidates in `Doc.spans`.
@@ -104,6 +113,12 @@ def make_mclner(
         (paper: 1e-5 for the encoder, 1e-3 for the rest, i.e. 0.01).
     require_nnw: keep a decoded span only when its NNW chain is predicted too.
     threshold: minimal THW probability of a decoded span.
+    sc_weight, tc_weight: weights of the semantic (L_sc) and relation (L_tc)
+        contrastive losses on code-switched views; 0 switches one off (the
+        paper's ablations w/o sc, w/o tc, w/o both).
+    temperature: InfoNCE temperature of both contrastive losses.
+    tc_other_cells: cells between kept words sampled per sentence for L_tc,
+        besides all aligned entity cells.
     """
     return MCLNER(
         nlp.vocab,
@@ -115,6 +130,10 @@ def make_mclner(
         encoder_lr_scale=encoder_lr_scale,
         require_nnw=require_nnw,
         threshold=threshold,
+        sc_weight=sc_weight,
+        tc_weight=tc_weight,
+        temperature=temperature,
+        tc_other_cells=tc_other_cells,
         scorer=scorer,
     )
 
@@ -134,6 +153,10 @@ class MCLNER(TrainablePipe):
         encoder_lr_scale: float = 0.01,
         require_nnw: bool = True,
         threshold: float = 0.0,
+        sc_weight: float = 0.5,
+        tc_weight: float = 0.5,
+        temperature: float = 0.1,
+        tc_other_cells: int = 16,
         scorer: Optional[Callable] = score_entities,
     ) -> None:
         if max_entity_width < 1:
@@ -153,7 +176,14 @@ class MCLNER(TrainablePipe):
             "encoder_lr_scale": encoder_lr_scale,
             "require_nnw": require_nnw,
             "threshold": threshold,
+            "sc_weight": sc_weight,
+            "tc_weight": tc_weight,
+            "temperature": temperature,
+            "tc_other_cells": tc_other_cells,
         }
+        self._loss_parts: Dict[str, float] = {}
+        # Samples L_tc's cells; seeded from numpy's global state, which spaCy's training seed fixes.
+        self._rng = numpy.random.default_rng(numpy.random.randint(2**31))
 
     @property
     def labels(self) -> Tuple[str, ...]:
@@ -227,6 +257,8 @@ class MCLNER(TrainablePipe):
         losses.setdefault(self.name, 0.0)
         examples = list(examples)
         validate_examples(examples, "MCLNER.update")
+        # Code-switched views (attached by spacy_mclner.MultiViewCorpus.v1) join the batch.
+        examples = expand_views(examples)
         docs = [eg.predicted for eg in examples]
         if not any(len(doc) for doc in docs):
             return losses
@@ -237,16 +269,64 @@ class MCLNER(TrainablePipe):
         if sgd is not None:
             self.finish_update(sgd)
         losses[self.name] += loss
+        for part, value in self._loss_parts.items():
+            losses[f"{self.name}_{part}"] = losses.get(f"{self.name}_{part}", 0.0) + value
         return losses
 
     def get_loss(self, examples: Iterable[Example], grid: GridBatch) -> Tuple[float, GridGradient]:
-        """L_ce over the grid cells of every segment; returns (loss, gradient of the logits)."""
-        targets = self._grid_targets(list(examples), grid)
+        """The source-stage objective (eq. 8); returns (loss, gradients of the grid outputs).
+
+        L_ce over the source sentences' grid cells, plus, for batches with
+        code-switched views: L_ce over the views' cells, `sc_weight * L_sc` over
+        the sentence vectors and `tc_weight * L_tc` over the projected pair
+        representations of aligned cells. The parts are kept in `_loss_parts`
+        so that update() can log them one by one.
+        """
+        examples = list(examples)
+        targets = torch.as_tensor(self._grid_targets(examples, grid))
+        is_view = torch.as_tensor([PAIR_KEY in examples[d].reference.user_data for d, _, _ in grid.segments], dtype=torch.bool)
         logits = xp2torch(grid.logits, requires_grad=True)
-        loss = grid_cross_entropy(logits, torch.as_tensor(targets), none_weight=self.cfg["none_weight"])
+        none_weight = self.cfg["none_weight"]
+        parts = {"ce": grid_cross_entropy(logits[~is_view], targets[~is_view], none_weight=none_weight)}
+        sentences = projections = None
+        pairs = _paired_rows(examples, grid)
+        if pairs:
+            parts["ce_view"] = grid_cross_entropy(logits[is_view], targets[is_view], none_weight=none_weight)
+            if self.cfg["sc_weight"]:
+                sentences = xp2torch(grid.sentence_vectors, requires_grad=True)
+                rows = torch.as_tensor(pairs, dtype=torch.long)
+                parts["sc"] = info_nce(sentences[rows[:, 0]], sentences[rows[:, 1]], self.cfg["temperature"])
+            if self.cfg["tc_weight"]:
+                projections = xp2torch(grid.projections, requires_grad=True)
+                parts["tc"] = self._relation_contrast(examples, grid, pairs, projections)
+        weights = {"ce": 1.0, "ce_view": 1.0, "sc": self.cfg["sc_weight"], "tc": self.cfg["tc_weight"]}
+        loss = sum(weights[name] * value for name, value in parts.items())
         loss.backward()
-        d_logits: Floats4d = torch2xp(logits.grad)
-        return float(loss.item()), (d_logits, None, None)
+        self._loss_parts = {name: float(value.item()) for name, value in parts.items()}
+        gradients = tuple(None if t is None else torch2xp(t.grad) for t in (logits, sentences, projections))
+        return float(loss.item()), gradients
+
+    def _relation_contrast(
+        self, examples: List[Example], grid: GridBatch, pairs: List[Tuple[int, int]], projections: torch.Tensor
+    ) -> torch.Tensor:
+        """L_tc: InfoNCE between projected pair representations of aligned source/view cells."""
+        source_index: List[Tuple[int, int, int]] = []
+        view_index: List[Tuple[int, int, int]] = []
+        for source_row, view_row in pairs:
+            source_doc = examples[grid.segments[source_row][0]].reference
+            view_doc = examples[grid.segments[view_row][0]].reference
+            source_cells, view_cells = aligned_cells(
+                source_doc, view_doc, self.cfg["max_entity_width"], self.cfg["tc_other_cells"], self._rng
+            )
+            source_index.extend((source_row, r, c) for r, c in source_cells.tolist())
+            view_index.extend((view_row, r, c) for r, c in view_cells.tolist())
+        src = torch.as_tensor(source_index, dtype=torch.long).reshape(-1, 3)
+        view = torch.as_tensor(view_index, dtype=torch.long).reshape(-1, 3)
+        return info_nce(
+            projections[src[:, 0], src[:, 1], src[:, 2]],
+            projections[view[:, 0], view[:, 1], view[:, 2]],
+            self.cfg["temperature"],
+        )
 
     def _grid_targets(self, examples: List[Example], grid: GridBatch) -> numpy.ndarray:
         """Class ids per cell of the padded grids, IGNORE for padding and out-of-band cells."""
@@ -329,6 +409,25 @@ class MCLNER(TrainablePipe):
         self.cfg.update(srsly.read_json(cfg_path))
         self._initialize_before_deserializing()
         return super().from_disk(path, exclude=exclude)
+
+
+def _paired_rows(examples: List[Example], grid: GridBatch) -> List[Tuple[int, int]]:
+    """(source row, view row) of the grids of each source/view pair in the batch.
+
+    Only docs that are one grid each are paired: training sentences are.
+    """
+    rows_of_doc: Dict[int, List[int]] = {}
+    for row, (doc_i, _, _) in enumerate(grid.segments):
+        rows_of_doc.setdefault(doc_i, []).append(row)
+    pairs = []
+    for doc_i, example in enumerate(examples):
+        source_i = example.reference.user_data.get(PAIR_KEY)
+        if source_i is None:
+            continue
+        source_rows, view_rows = rows_of_doc.get(source_i, []), rows_of_doc.get(doc_i, [])
+        if len(source_rows) == 1 and len(view_rows) == 1:
+            pairs.append((source_rows[0], view_rows[0]))
+    return pairs
 
 
 class _ScaledOptimizer:

@@ -1,0 +1,109 @@
+"""Multi-view training: views reach the pipe through the reader, and L_sc / L_tc train the encoder."""
+from pathlib import Path
+from typing import List
+
+import numpy
+import pytest
+import spacy
+from spacy.language import Language
+from spacy.tokens import DocBin
+from spacy.training import Example
+from spacy.util import fix_random_seed
+
+from spacy_mclner.codeswitch import codeswitch_docs
+from spacy_mclner.corpus import set_doc_lang
+from spacy_mclner.dictionaries import BilingualDictionary
+from spacy_mclner.multiview import VIEWS_KEY, aligned_cells, create_multiview_corpus_reader, expand_views
+
+from .test_pipe import SMALL_HEAD, TRAIN_DATA
+
+DICTIONARY = BilingualDictionary(
+    "de",
+    {
+        "Paris": ["Parigi"],
+        "New York": ["Nuova York"],
+        "works for": ["arbeitet für"],
+        "in": ["im"],
+        "Google": ["Gugel AG"],
+        "Siemens": ["Siemens"],
+        "Angela Merkel": ["Angela Merkel"],
+    },
+)
+
+
+def source_docs(nlp: Language):
+    docs = []
+    for text, ents in TRAIN_DATA:
+        doc = Example.from_dict(nlp.make_doc(text), {"entities": ents}).reference
+        set_doc_lang(doc, "en")
+        docs.append(doc)
+    return docs
+
+
+@pytest.fixture
+def corpus(tmp_path: Path):
+    nlp = spacy.blank("xx")
+    sources = source_docs(nlp)
+    views, _ = codeswitch_docs(sources, {"de": DICTIONARY}, ["de"], seed=0, word_prob=1.0)
+    DocBin(docs=sources, store_user_data=True).to_disk(tmp_path / "src.spacy")
+    DocBin(docs=views, store_user_data=True).to_disk(tmp_path / "views.spacy")
+    return tmp_path / "src.spacy", tmp_path / "views.spacy"
+
+
+def test_reader_attaches_views_to_their_sources(corpus):
+    nlp = spacy.blank("xx")
+    examples = create_multiview_corpus_reader(*corpus)(nlp)
+    assert len(examples) == len(TRAIN_DATA)
+    for example in examples:
+        (view,) = example.reference.user_data[VIEWS_KEY]
+        assert [e.label_ for e in view.reference.ents] == [e.label_ for e in example.reference.ents]
+    expanded = expand_views(examples)
+    assert len(expanded) == 2 * len(TRAIN_DATA)
+    assert not expanded[-1].predicted.has_annotation("ENT_IOB")
+
+
+def test_aligned_cells_map_entities_to_entities(corpus):
+    nlp = spacy.blank("xx")
+    examples = create_multiview_corpus_reader(*corpus)(nlp)
+    rng = numpy.random.default_rng(0)
+    for example in examples:
+        source = example.reference
+        view = example.reference.user_data[VIEWS_KEY][0].reference
+        source_cells, view_cells = aligned_cells(source, view, 8, 4, rng)
+        thw_source = {(e.end - 1, e.start): e.label_ for e in source.ents}
+        thw_view = {(e.end - 1, e.start): e.label_ for e in view.ents}
+        mapped = {
+            tuple(s): tuple(v) for s, v in zip(source_cells.tolist(), view_cells.tolist()) if tuple(s) in thw_source
+        }
+        assert set(mapped) == set(thw_source)  # every entity is one alignment block here
+        assert all(thw_view[v] == thw_source[s] for s, v in mapped.items())
+        assert len(source_cells) == len(view_cells) > len(mapped)
+        assert (source_cells < len(source)).all() and (view_cells < len(view)).all()
+
+
+def encoder_parameter_grads(nlp: Language) -> List[float]:
+    transformer = next(n for n in nlp.get_pipe("mclner").model.walk() if n.name == "transformer")
+    module = transformer.layers[0].shims[0]._model
+    return [float(p.grad.abs().sum()) for p in module.encoder.parameters() if p.grad is not None]
+
+
+@pytest.mark.parametrize("loss_name,config", [("sc", {"tc_weight": 0.0}), ("tc", {"sc_weight": 0.0})])
+def test_contrastive_losses_reach_the_encoder_and_decrease(loss_name, config, corpus, encoder_dir: Path):
+    fix_random_seed(0)
+    nlp = spacy.blank("xx")
+    model = {"tok2vec": {"name": str(encoder_dir)}, **SMALL_HEAD}
+    pipe = nlp.add_pipe("mclner", config={"model": model, "encoder_lr_scale": 1.0, **config})
+    examples = create_multiview_corpus_reader(*corpus)(nlp)
+    optimizer = nlp.initialize(lambda: examples)
+    # Gradient of the contrastive loss alone: drop the cross-entropy's gradient.
+    batch = expand_views(examples)
+    grid, backprop = pipe.model.begin_update([eg.predicted for eg in batch])
+    _, (d_logits, d_sentences, d_projections) = pipe.get_loss(batch, grid)
+    backprop((d_logits * 0, d_sentences, d_projections))
+    assert sum(encoder_parameter_grads(nlp)) > 0
+    history = []
+    for _ in range(8):
+        losses = nlp.update(examples, sgd=optimizer)
+        history.append(losses[f"mclner_{loss_name}"])
+    assert set(losses) >= {"mclner", "mclner_ce", "mclner_ce_view", f"mclner_{loss_name}"}
+    assert history[-1] < history[0]
