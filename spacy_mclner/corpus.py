@@ -177,12 +177,13 @@ def convert_file(
 
 @spacy.registry.readers("spacy_mclner.LabelledCorpus.v1")
 def create_labelled_corpus_reader(
-    path: Path, limit: int = 0, shuffle: bool = False, seed: int = 0
+    path: Optional[Path], limit: int = 0, shuffle: bool = False, seed: int = 0
 ) -> Callable[[Language], Iterable[Example]]:
     """Read Examples from .spacy files made by convert_file.
 
     path (Path): a .spacy file, a folder of them (all, in sorted order), or a
-        comma-separated list of both.
+        comma-separated list of both. None (a config's unset path) is an error
+        when the corpus is read, so that configs still load without data.
     limit (int): keep the first N docs of each file, so that a dev set built
         from one file per language keeps every language; 0 keeps all.
     shuffle (bool): shuffle the examples on every call, in an order that
@@ -193,6 +194,12 @@ def create_labelled_corpus_reader(
     The predicted docs keep the reference tokens, because the benchmarks are
     scored on their own tokenization, and they carry the reference's language.
     """
+    if path is None:
+
+        def no_path(nlp: Language) -> List[Example]:
+            raise ValueError("No corpus path given: set it in the config, e.g. --paths.train or --paths.dev")
+
+        return no_path
     files = _find_docbin_files(path)
     rng = random.Random(seed)
 

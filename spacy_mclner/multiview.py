@@ -8,7 +8,7 @@ loss (L_tc) contrasts.
 """
 import random
 from pathlib import Path
-from typing import Callable, Iterable, List, Sequence, Tuple
+from typing import Callable, Iterable, List, Optional, Sequence, Tuple
 
 import numpy
 import spacy
@@ -31,7 +31,7 @@ AlignedCells = Tuple[numpy.ndarray, numpy.ndarray]
 
 @spacy.registry.readers("spacy_mclner.MultiViewCorpus.v1")
 def create_multiview_corpus_reader(
-    source: Path, views: Path, limit: int = 0, shuffle: bool = False, seed: int = 0
+    source: Optional[Path], views: Optional[Path], limit: int = 0, shuffle: bool = False, seed: int = 0
 ) -> Callable[[Language], Iterable[Example]]:
     """Source Examples, each carrying its code-switched views (from `codeswitch`).
 
@@ -39,13 +39,13 @@ def create_multiview_corpus_reader(
     views: the .spacy file written by `python -m spacy_mclner codeswitch`.
     limit: keep the first N source docs (and their views); 0 keeps all.
     """
-    read_sources = create_labelled_corpus_reader(source, limit=limit)
-    read_views = create_labelled_corpus_reader(views)
     rng = random.Random(seed)
 
     def read_examples(nlp: Language) -> List[Example]:
-        sources = list(read_sources(nlp))
-        for view in read_views(nlp):
+        if source is None or views is None:
+            raise ValueError("spacy_mclner.MultiViewCorpus.v1 needs both `source` and `views` (paths.train, paths.views)")
+        sources = list(create_labelled_corpus_reader(source, limit=limit)(nlp))
+        for view in create_labelled_corpus_reader(views)(nlp):
             index = view.reference.user_data.get(SOURCE_INDEX_KEY)
             if index is None or ALIGNMENT_KEY not in view.reference.user_data:
                 raise ValueError(f"{views}: a doc without source index or alignment is not a code-switched view")
