@@ -105,7 +105,7 @@ def aligned_cells(
     kept = numpy.asarray([(b[0], b[2]) for b in blocks if b[1] - b[0] == 1 and b[3] - b[2] == 1], dtype="int64")
     if n_other > 0 and len(kept):
         rows, cols = numpy.nonzero(band_mask(len(kept), max_width))
-        # kept positions are increasing in both docs, so band cells stay band cells
+        # Cells near the diagonal of the kept-word sub-grid: pairs of nearby kept words.
         candidates = numpy.stack([kept[rows, 0], kept[cols, 0], kept[rows, 1], kept[cols, 1]], axis=1)
         taken = set(source_cells)
         candidates = candidates[[(int(r), int(c)) not in taken for r, c in candidates[:, :2]]]

@@ -95,15 +95,16 @@ def test_contrastive_losses_reach_the_encoder_and_decrease(loss_name, config, co
     pipe = nlp.add_pipe("mclner", config={"model": model, "encoder_lr_scale": 1.0, **config})
     examples = create_multiview_corpus_reader(*corpus)(nlp)
     optimizer = nlp.initialize(lambda: examples)
-    # Gradient of the contrastive loss alone: drop the cross-entropy's gradient.
     batch = expand_views(examples)
-    grid, backprop = pipe.model.begin_update([eg.predicted for eg in batch])
-    _, (d_logits, d_sentences, d_projections) = pipe.get_loss(batch, grid)
-    backprop((d_logits * 0, d_sentences, d_projections))
-    assert sum(encoder_parameter_grads(nlp)) > 0
     history = []
-    for _ in range(8):
-        losses = nlp.update(examples, sgd=optimizer)
-        history.append(losses[f"mclner_{loss_name}"])
-    assert set(losses) >= {"mclner", "mclner_ce", "mclner_ce_view", f"mclner_{loss_name}"}
+    for _ in range(6):
+        # Follow the gradient of the contrastive loss alone: the cross-entropy's is dropped.
+        grid, backprop = pipe.model.begin_update([eg.predicted for eg in batch])
+        _, (d_logits, d_sentences, d_projections) = pipe.get_loss(batch, grid)
+        history.append(pipe._loss_parts[loss_name])
+        backprop((d_logits * 0, d_sentences, d_projections))
+        assert sum(encoder_parameter_grads(nlp)) > 0
+        pipe.finish_update(optimizer)
     assert history[-1] < history[0]
+    losses = nlp.update(examples, sgd=optimizer)
+    assert set(losses) >= {"mclner", "mclner_ce", "mclner_ce_view", f"mclner_{loss_name}"}
