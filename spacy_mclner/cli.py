@@ -45,6 +45,7 @@ def evaluate_command(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the scores as JSON here"),
     limit: int = typer.Option(0, "--limit", help="Evaluate only the first N docs of each file (0: all)"),
     batch_size: int = typer.Option(64, "--batch-size"),
+    labels: Optional[str] = typer.Option(None, "--labels", help="Comma-separated entity types to keep in the predictions (e.g. PER,LOC,ORG for PAN-X)"),
 ) -> None:
     """Strict entity P/R/F1 per language and type, with the macro average over languages."""
     import spacy
@@ -53,7 +54,8 @@ def evaluate_command(
     from .evaluate import evaluate_pipeline
 
     nlp = spacy.load(model)
-    scores = evaluate_pipeline(nlp, data, limit=limit, batch_size=batch_size)
+    keep = labels.split(",") if labels else None
+    scores = evaluate_pipeline(nlp, data, limit=limit, batch_size=batch_size, labels=keep)
     for lang, lang_scores in scores["ents_per_lang"].items():
         typer.echo(
             f"{lang}\tP {lang_scores['p']:.4f}\tR {lang_scores['r']:.4f}\tF {lang_scores['f']:.4f}\t({lang_scores['n_docs']} docs)"
