@@ -12,12 +12,14 @@ EPOCHS=${EPOCHS:-2}
 DEV_SELECT=${DEV_SELECT:-250}
 LANGS=${LANGS:-de,es,nl}
 OUT=${OUT:-training/ablation}
+EVAL_LIMIT=${EVAL_LIMIT:-0}        # dev docs per language in the final scores (0: all)
+METRICS=${METRICS:-metrics}
 BATCH=32
 STEPS=$(( (TRAIN_SENTS + BATCH - 1) / BATCH * EPOCHS ))
 
 [ -f "$ENCODER/config.json" ] || python -m spacy_mclner encoder "$ENCODER"
 [ -f corpus/en-train.spacy ] || python -m spacy_mclner convert "$DATA/conll2003/en/train" corpus/en-train.spacy --lang en
-mkdir -p corpus/dev corpus/panx-dev metrics
+mkdir -p corpus/dev corpus/panx-dev "$METRICS"
 for pair in conll2003/en:en conll2003/de:de conll2002/es:es conll2002/nl:nl; do
     lang=${pair#*:}
     [ -f "corpus/dev/$lang-dev.spacy" ] || python -m spacy_mclner convert "$DATA/${pair%:*}/dev" "corpus/dev/$lang-dev.spacy" --lang "$lang"
@@ -25,9 +27,9 @@ done
 for lang in de es ru ar hi zh; do
     [ -f "corpus/panx-dev/$lang-dev.spacy" ] || python -m spacy_mclner convert "$DATA/panx/$lang/dev" "corpus/panx-dev/$lang-dev.spacy" --lang "$lang"
 done
-views="corpus/en-train-cs-${TRAIN_SENTS}.spacy"
+views="corpus/en-train-cs-${TRAIN_SENTS}-${LANGS//,/-}.spacy"
 [ -f "$views" ] || python -m spacy_mclner codeswitch corpus/en-train.spacy "$views" --langs "$LANGS" \
-    --limit "$TRAIN_SENTS" --seed 0 --report metrics/codeswitch_coverage.json
+    --limit "$TRAIN_SENTS" --seed 0 --report "$METRICS/codeswitch_coverage.json"
 
 common=(--paths.train corpus/en-train.spacy --paths.dev corpus/dev --paths.encoder "$ENCODER"
         --paths.train_limit "$TRAIN_SENTS" --paths.dev_limit "$DEV_SELECT" --training.max_epochs "$EPOCHS"
@@ -36,9 +38,9 @@ run() {  # name config extra-args...
     local name=$1 config=$2; shift 2
     [ -f "$OUT/$name/model-best/meta.json" ] || python -m spacy train "$config" --output "$OUT/$name" "${common[@]}" "$@"
     # CoNLL and PAN-X share languages, so each benchmark is scored on its own.
-    python -m spacy_mclner evaluate "$OUT/$name/model-best" corpus/dev --output "metrics/ablation_${name}_conll.json"
+    python -m spacy_mclner evaluate "$OUT/$name/model-best" corpus/dev --output "$METRICS/ablation_${name}_conll.json" --limit "$EVAL_LIMIT"
     python -m spacy_mclner evaluate "$OUT/$name/model-best" corpus/panx-dev --labels PER,LOC,ORG \
-        --output "metrics/ablation_${name}_panx.json"
+        --output "$METRICS/ablation_${name}_panx.json" --limit "$EVAL_LIMIT"
 }
 run full configs/mclner_multiview.cfg --paths.views "$views"
 run wo_sc configs/mclner_multiview.cfg --paths.views "$views" --components.mclner.sc_weight 0

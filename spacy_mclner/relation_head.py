@@ -49,16 +49,13 @@ class Biaffine(nn.Module):
     def forward(self, hidden: Tensor) -> Tensor:
         rows = self.head_mlp(hidden)
         cols = self.tail_mlp(hidden)
-        n_words = hidden.shape[1]
         bilinear = torch.einsum("bxi,oij,byj->bxyo", rows, self.bilinear, cols)
-        pairs = torch.cat(
-            [
-                rows.unsqueeze(2).expand(-1, -1, n_words, -1),
-                cols.unsqueeze(1).expand(-1, n_words, -1, -1),
-            ],
-            dim=-1,
-        )
-        return bilinear + self.linear(pairs)
+        # W2 [a; b] = W2_a a + W2_b b: applied per word, then broadcast over the grid,
+        # rather than to an N x N grid of concatenated pairs.
+        size = rows.shape[-1]
+        row_scores = nn.functional.linear(rows, self.linear.weight[:, :size], self.linear.bias)
+        col_scores = nn.functional.linear(cols, self.linear.weight[:, size:])
+        return bilinear + row_scores.unsqueeze(2) + col_scores.unsqueeze(1)
 
 
 class DilatedGridConv(nn.Module):

@@ -66,3 +66,15 @@ def test_info_nce_prefers_matching_pairs_and_trains():
     assert loss.item() < first.item() / 2
     with pytest.raises(ValueError):
         info_nce(anchors, anchors[:4], 0.1)
+
+
+def test_biaffine_matches_its_formula():
+    from spacy_mclner.relation_head import Biaffine
+
+    torch.manual_seed(0)
+    biaffine = Biaffine(6, 4, 3, dropout=0.0)
+    hidden = torch.randn(2, 5, 6)
+    rows, cols = biaffine.head_mlp(hidden), biaffine.tail_mlp(hidden)
+    pairs = torch.cat([rows.unsqueeze(2).expand(-1, -1, 5, -1), cols.unsqueeze(1).expand(-1, 5, -1, -1)], dim=-1)
+    expected = torch.einsum("bxi,oij,byj->bxyo", rows, biaffine.bilinear, cols) + biaffine.linear(pairs)
+    torch.testing.assert_close(biaffine(hidden), expected, atol=1e-5, rtol=1e-4)
