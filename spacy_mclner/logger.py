@@ -29,9 +29,10 @@ def console_logger(
                     loss_keys.extend(f"{name}_{part}" for part in LOSS_PARTS)
         weights = nlp.config["training"]["score_weights"]
         score_keys = [key for key, value in weights.items() if value is not None]
-        widths = [3, 6] + [max(8, len(k)) for k in loss_keys] + [max(6, len(k)) for k in score_keys] + [6]
-        header = ["E", "#"] + [f"Loss {k}" if k in nlp.pipe_names else k.split("_", 1)[1] for k in loss_keys]
-        stdout.write(msg.row(header + score_keys + ["Score"], widths=widths, spacing=2) + "\n")
+        loss_titles = [f"Loss {k}" if k in nlp.pipe_names else k.split("_", 1)[1] for k in loss_keys]
+        header = ["E", "#"] + loss_titles + score_keys + ["Score"]
+        widths = [3, 6] + [max(7, len(title)) for title in header[2:]]
+        stdout.write(msg.row(header, widths=widths, spacing=2) + "\n")
         stdout.write(msg.row(["-" * w for w in widths], spacing=2) + "\n")
         stream = open(output_file, "w", encoding="utf8") if output_file else None
 
