@@ -205,7 +205,7 @@ def create_labelled_corpus_reader(
 
     def read_examples(nlp: Language) -> List[Example]:
         examples = [
-            _make_example(nlp, reference)
+            example_from_reference(reference)
             for file in files
             for reference in Corpus(file, limit=limit).read_docbin(nlp.vocab, [file])
         ]
@@ -216,7 +216,7 @@ def create_labelled_corpus_reader(
     return read_examples
 
 
-def _make_example(nlp: Language, reference: Doc) -> Example:
+def example_from_reference(reference: Doc) -> Example:
     """Pair a reference with an unannotated doc of the same tokens and language.
 
     This is what spaCy's Corpus does with gold_preproc, except that Corpus
@@ -224,7 +224,7 @@ def _make_example(nlp: Language, reference: Doc) -> Example:
     docs, which loses the language in user_data.
     """
     predicted = Doc(
-        nlp.vocab,
+        reference.vocab,
         words=[token.text for token in reference],
         spaces=[bool(token.whitespace_) for token in reference],
     )

@@ -17,7 +17,7 @@ from spacy.tokens import Doc
 from spacy.training import Example
 
 from .codeswitch import ALIGNMENT_KEY, SOURCE_INDEX_KEY
-from .corpus import create_labelled_corpus_reader
+from .corpus import create_labelled_corpus_reader, example_from_reference
 from .grid import band_mask
 
 # On a source reference doc: its code-switched view Examples (kept in memory only).
@@ -72,8 +72,7 @@ def expand_views(examples: Sequence[Example]) -> List[Example]:
         for view in example.reference.user_data.get(VIEWS_KEY, []):
             reference = view.reference.copy()
             reference.user_data[PAIR_KEY] = i
-            predicted = Doc(reference.vocab, words=[t.text for t in reference], spaces=[bool(t.whitespace_) for t in reference])
-            expanded.append(Example(predicted, reference))
+            expanded.append(example_from_reference(reference))
     return expanded
 
 
