@@ -1,7 +1,7 @@
 """The `mclner` trainable pipe: MCL-NER token-pair relation NER as a spaCy component."""
 from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy
 import srsly
@@ -10,6 +10,7 @@ from spacy.language import Language
 from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc, Span, SpanGroup
 from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.util import minibatch
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate, torch2xp, xp2torch
 from thinc.types import Floats4d
@@ -61,6 +62,8 @@ stride = 96
 @layers = "reduce_mean.v1"
 """
 DEFAULT_MCLNER_MODEL = Config().from_str(default_model_config)["model"]
+# `pipe` sorts docs by length within this many batches.
+SORT_BUFFER_BATCHES = 8
 
 
 @Language.factory(
@@ -207,6 +210,24 @@ class MCLNER(TrainablePipe):
         self.cfg["labels"].append(label)
         self.vocab.strings.add(label)
         return 1
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
+        """Annotate a stream of docs, batching docs of similar length; yields them in order.
+
+        The transformer pads to the longest doc of a batch and each grid to its
+        longest sentence (quadratically), so docs are sorted by length within a
+        buffer of several batches before they are batched.
+        """
+        error_handler = self.get_error_handler()
+        for buffer in minibatch(stream, size=batch_size * SORT_BUFFER_BATCHES):
+            by_length = sorted(range(len(buffer)), key=lambda i: len(buffer[i]))
+            for indices in minibatch(by_length, size=batch_size):
+                docs = [buffer[i] for i in indices]
+                try:
+                    self.set_annotations(docs, self.predict(docs))
+                except Exception as error:
+                    error_handler(self.name, self, docs, error)
+            yield from buffer
 
     def predict(self, docs: Iterable[Doc]) -> GridBatch:
         return self.model.predict(list(docs))

@@ -154,3 +154,17 @@ def test_default_encoder_works_offline(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert Path(transformer.attrs["name"]).parent == tmp_path / "cache"
     assert transformer.get_dim("nO") == 384
     assert len(nlp("Angela Merkel besuchte Paris .")) == 5
+
+
+def test_pipe_sorts_by_length_but_keeps_order(trained: Language):
+    texts = [
+        "Paris .",
+        "Barack Obama works for Google in New York .",
+        "",
+        "Angela Merkel besuchte Paris .",
+        "Siemens baut in München und Angela Merkel besuchte Paris , sagte Barack Obama .",
+        "Siemens baut in München .",
+    ]
+    piped = list(trained.pipe(texts, batch_size=2))
+    assert [doc.text for doc in piped] == texts
+    assert [entities(doc) for doc in piped] == [entities(trained(text)) for text in texts]
