@@ -250,11 +250,18 @@ class MCLNER(TrainablePipe):
             self._annotate(doc, doc_candidates)
 
     def _annotate(self, doc: Doc, candidates: List[Tuple[int, ScoredSpans]]) -> None:
+        """Set the flat entities and the scored candidates of one doc.
+
+        Candidates that begin or end on a whitespace-only token are dropped, as
+        spaCy's own `ner` never puts entity boundaries on whitespace.
+        """
         labels = self.labels
+        is_space = numpy.asarray([token.is_space for token in doc], dtype=bool)
         ents: List[Span] = []
         proposals: List[Span] = []
         scores: List[float] = []
         for offset, spans in candidates:
+            spans = spans.select(~is_space[offset + spans.starts] & ~is_space[offset + spans.ends - 1])
             for spans_of, target in ((resolve_overlaps(spans), ents), (spans, proposals)):
                 target.extend(
                     Span(doc, offset + s, offset + e, label=labels[l])

@@ -168,3 +168,11 @@ def test_pipe_sorts_by_length_but_keeps_order(trained: Language):
     piped = list(trained.pipe(texts, batch_size=2))
     assert [doc.text for doc in piped] == texts
     assert [entities(doc) for doc in piped] == [entities(trained(text)) for text in texts]
+
+
+def test_entities_never_begin_or_end_on_whitespace_tokens(trained: Language):
+    words = ["Angela", " ", "Merkel", "\t", "besuchte", "\n", "Paris", " "]
+    doc = trained(Doc(trained.vocab, words=words, spaces=[False] * len(words)))
+    for span in list(doc.ents) + list(doc.spans["mclner"]):
+        assert not span[0].is_space and not span[-1].is_space
+    assert ("Paris", "LOC") in entities(doc)
