@@ -7,9 +7,11 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Example
+from spacy.util import fix_random_seed
 from thinc.api import SGD
 
 from spacy_mclner.corpus import set_doc_lang
+from spacy_mclner.grid import ScoredSpans
 from spacy_mclner.pipe import _ScaledOptimizer
 
 TRAIN_DATA: List[Tuple[str, List[Tuple[int, int, str]]]] = [
@@ -50,6 +52,7 @@ def entities(doc: Doc) -> List[Tuple[str, str]]:
 @pytest.fixture(scope="module")
 def trained(encoder_dir: Path) -> Language:
     """A pipe overfitted on three sentences."""
+    fix_random_seed(0)
     nlp = make_nlp(encoder_dir)
     examples = make_examples(nlp)
     optimizer = nlp.initialize(lambda: examples)
@@ -172,7 +175,18 @@ def test_pipe_sorts_by_length_but_keeps_order(trained: Language):
 
 def test_entities_never_begin_or_end_on_whitespace_tokens(trained: Language):
     words = ["Angela", " ", "Merkel", "\t", "besuchte", "\n", "Paris", " "]
+    doc = Doc(trained.vocab, words=words, spaces=[False] * len(words))
+    pipe = trained.get_pipe("mclner")
+    per, loc = pipe.labels.index("PER"), pipe.labels.index("LOC")
+    candidates = ScoredSpans(
+        starts=numpy.array([0, 1, 6, 6]),
+        ends=numpy.array([3, 3, 7, 8]),
+        labels=numpy.array([per, per, loc, loc]),
+        scores=numpy.array([0.9, 0.95, 0.8, 0.99], dtype="float32"),
+    )
+    pipe._annotate(doc, [(0, candidates)])
+    assert entities(doc) == [("Angela Merkel", "PER"), ("Paris", "LOC")]
+    assert [(s.start, s.end) for s in doc.spans["mclner"]] == [(0, 3), (6, 7)]
     doc = trained(Doc(trained.vocab, words=words, spaces=[False] * len(words)))
     for span in list(doc.ents) + list(doc.spans["mclner"]):
         assert not span[0].is_space and not span[-1].is_space
-    assert ("Paris", "LOC") in entities(doc)
