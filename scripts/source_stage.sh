@@ -32,4 +32,4 @@ for name in mclner ner_baseline; do
     python -m spacy_mclner evaluate "training/$name/model-best" corpus/dev --output "metrics/dev_$name.json"
 done
 python -m spacy_mclner bench training/mclner/model-best training/ner_baseline/model-best \
-    --data corpus/dev/en-dev.spacy --limit 256 --train-batches 4 --output metrics/bench
+    --data corpus/dev/en-dev.spacy --limit 512 --train-batches 4 --output metrics/bench
