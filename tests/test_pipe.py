@@ -190,3 +190,14 @@ def test_entities_never_begin_or_end_on_whitespace_tokens(trained: Language):
     doc = trained(Doc(trained.vocab, words=words, spaces=[False] * len(words)))
     for span in list(doc.ents) + list(doc.spans["mclner"]):
         assert not span[0].is_space and not span[-1].is_space
+
+
+def test_bench_reports_positive_rates(trained: Language, encoder_dir: Path):
+    from spacy_mclner.bench import bench_markdown, bench_pipeline
+
+    copy = make_nlp(encoder_dir).from_bytes(trained.to_bytes())  # the bench trains what it gets
+    result = bench_pipeline(copy, make_examples(copy), batch_size=2, train_batches=1)
+    rates = ("inference_words_per_second", "encoder_forward_words_per_second", "training_words_per_second")
+    assert all(result[key] > 0 for key in rates)
+    assert result["n_words"] == sum(len(text.split()) for text, _ in TRAIN_DATA)
+    assert "| x |" in bench_markdown({"x": result})
