@@ -7,7 +7,7 @@ number of relation classes and the encoder width are known, so a saved pipeline
 can rebuild it before its weights are deserialised.
 """
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy
 import torch

@@ -13,7 +13,6 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.util import minibatch
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate, torch2xp, xp2torch
-from thinc.types import Floats4d
 
 from .grid import (
     IGNORE,
