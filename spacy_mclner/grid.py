@@ -8,7 +8,7 @@ is `none`. Everything here is numpy and vectorised over cells: the only Python
 loop runs over the (few) decoded candidates when overlaps are resolved.
 """
 from dataclasses import dataclass
-from typing import Iterable, List, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import numpy
 
@@ -124,6 +124,18 @@ def _empty_spans() -> ScoredSpans:
     return ScoredSpans(empty, empty.copy(), empty.copy(), numpy.zeros((0,), dtype="float32"))
 
 
+def concat_spans(parts: Sequence[Tuple[int, ScoredSpans]]) -> ScoredSpans:
+    """One ScoredSpans from several (offset, spans) parts, offsets added to their positions."""
+    if not parts:
+        return _empty_spans()
+    return ScoredSpans(
+        numpy.concatenate([spans.starts + offset for offset, spans in parts]),
+        numpy.concatenate([spans.ends + offset for offset, spans in parts]),
+        numpy.concatenate([spans.labels for _, spans in parts]),
+        numpy.concatenate([spans.scores for _, spans in parts]),
+    )
+
+
 def resolve_overlaps(spans: ScoredSpans) -> ScoredSpans:
     """Flat subset of `spans`: greedily keep the best-scored span that overlaps no kept one.
 
@@ -144,21 +156,36 @@ def resolve_overlaps(spans: ScoredSpans) -> ScoredSpans:
     return spans.select(kept_a)
 
 
-def segment_bounds(
-    n_tokens: int, sentence_starts: Iterable[int], max_words: int
-) -> List[Tuple[int, int]]:
-    """Token ranges (start, end) that each get their own grid.
+def grid_windows(
+    n_words: int, window: int, max_width: int, radius: int
+) -> List[Tuple[int, int, int, int]]:
+    """Overlapping windows (start, end, own_start, own_end) that cover a sentence's band.
 
-    A grid is built per sentence, since one over a whole many-sentence document
-    costs quadratically more memory; sentences longer than `max_words` are cut
-    into pieces of at most `max_words` tokens.
+    A grid over a whole sentence costs memory quadratic in its length, so a long
+    sentence (or a doc with no sentence boundaries) is cut into windows of at most
+    `window` words. Each window decodes only the entities that start in its own
+    range [own_start, own_end); the own ranges partition the sentence. A window
+    reaches `radius` words (the convolutions' receptive radius) before its own
+    range and `max_width - 1 + radius` words after it, so every cell of an entity
+    it owns sees the same context as in one grid over the whole sentence: no
+    entity is lost at a cut and windowed logits equal unwindowed ones.
     """
-    if max_words < 1:
-        raise ValueError(f"max_words must be at least 1, got {max_words}")
-    bounds = sorted(set(sentence_starts) | {0}) if n_tokens else []
-    bounds.append(n_tokens)
-    segments: List[Tuple[int, int]] = []
-    for start, end in zip(bounds[:-1], bounds[1:]):
-        for piece_start in range(start, end, max_words):
-            segments.append((piece_start, min(piece_start + max_words, end)))
-    return segments
+    if n_words == 0:
+        return []
+    if n_words <= window:
+        return [(0, n_words, 0, n_words)]
+    stride = window - (max_width - 1) - 2 * radius
+    if stride < 1:
+        raise ValueError(
+            f"A grid window of {window} words is too short for entities of up to {max_width} words "
+            f"with a receptive radius of {radius}: it needs at least {max_width + 2 * radius} words"
+        )
+    windows: List[Tuple[int, int, int, int]] = []
+    for own_start in range(0, n_words, stride):
+        start = max(0, own_start - radius)
+        end = min(n_words, start + window)
+        if end == n_words:
+            windows.append((start, end, own_start, n_words))
+            break
+        windows.append((start, end, own_start, own_start + stride))
+    return windows

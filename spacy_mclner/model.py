@@ -17,16 +17,28 @@ from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v2, torch2xp, xp2torch
 from thinc.types import Floats2d, Floats3d, Floats4d, FloatsXd, Ints1d
 
 from .encoders import resolve_encoder
-from .grid import segment_bounds
-from .relation_head import RelationHead
+from .grid import grid_windows
+from .relation_head import RelationHead, receptive_radius
 
-# (doc index in the batch, first token, end token) of one grid.
-Segment = Tuple[int, int, int]
+# (doc index in the batch, first token, end token) of one sentence.
+Sentence = Tuple[int, int, int]
+
+
+@dataclass
+class GridWindow:
+    """One grid: tokens start..end of a doc, deciding the entities that start in own_start..own_end."""
+
+    doc: int
+    sentence: int
+    start: int
+    end: int
+    own_start: int
+    own_end: int
 
 
 @dataclass
 class GridBatch:
-    """Model output for a batch of docs: one padded grid per segment.
+    """Model output for a batch of docs: one padded grid per window, one vector per sentence.
 
     `projections` is empty outside training: it only feeds the contrastive losses.
     """
@@ -35,7 +47,8 @@ class GridBatch:
     sentence_vectors: Floats2d
     projections: FloatsXd
     lengths: Ints1d
-    segments: List[Segment]
+    windows: List[GridWindow]
+    sentences: List[Sentence]
 
 
 # Gradients w.r.t. (logits, sentence_vectors, projections); None where a loss does not use one.
@@ -57,18 +70,22 @@ def build_mclner_model(
     dropout: float = 0.1,
     max_segment_words: int = 128,
     freeze_word_embeddings: bool = True,
+    max_entity_width: int = 32,
     nO: Optional[int] = None,
 ) -> Model[List[Doc], GridBatch]:
     """The MCL-NER token-pair relation model.
 
     tok2vec: word vectors per doc, e.g. spacy-transformers.Tok2VecTransformer.v3.
     fusion: contextual fusion over word vectors: "lstm" (BiLSTM) or "none".
-    max_segment_words: sentences longer than this get cut into several grids.
+    max_segment_words: length of a grid window; longer sentences (and docs without
+        sentence boundaries) get overlapping windows that lose no entity (grid.grid_windows).
     freeze_word_embeddings: keep the encoder's word-piece embedding table fixed.
         It holds most of a multilingual encoder's weights (96M of 118M in
         multilingual-e5-small); English training only ever moves the rows of pieces
         seen in English, drifting them away from the untouched target-language
         rows, and its dense update dominates a CPU training step.
+    max_entity_width: the band of cells a relation can occupy; the `mclner`
+        component overrides it with its own `max_entity_width`.
     nO: number of relation classes (2 + number of labels), set by the component.
     """
     head_config = {
@@ -95,6 +112,7 @@ def build_mclner_model(
             "head_config": head_config,
             "max_segment_words": max_segment_words,
             "freeze_word_embeddings": freeze_word_embeddings,
+            "max_entity_width": max_entity_width,
         },
     )
 
@@ -130,16 +148,29 @@ def _encoder_width(tok2vec: Model) -> int:
     raise ValueError("Cannot infer the encoder width: the tok2vec has no initialised 'transformer' layer")
 
 
-def segments_of(docs: List[Doc], max_words: int) -> List[Segment]:
-    """Grid segments of a batch: sentences where a doc has sentence boundaries, else whole docs."""
-    segments: List[Segment] = []
+def sentences_of(docs: List[Doc]) -> List[Sentence]:
+    """Sentences of a batch where a doc has sentence boundaries, else whole docs; empty docs have none."""
+    sentences: List[Sentence] = []
     for i, doc in enumerate(docs):
+        if not len(doc):
+            continue
         if doc.has_annotation("SENT_START"):
-            starts: Sequence[int] = [sent.start for sent in doc.sents]
+            sentences.extend((i, sent.start, sent.end) for sent in doc.sents)
         else:
-            starts = [0]
-        segments.extend((i, start, end) for start, end in segment_bounds(len(doc), starts, max_words))
-    return segments
+            sentences.append((i, 0, len(doc)))
+    return sentences
+
+
+def windows_of(model: Model, sentences: List[Sentence]) -> List[GridWindow]:
+    """Grid windows of each sentence, in doc token offsets."""
+    radius = receptive_radius(model.attrs["head_config"]["dilations"])
+    return [
+        GridWindow(doc_i, row, sent_start + start, sent_start + end, sent_start + own_start, sent_start + own_end)
+        for row, (doc_i, sent_start, sent_end) in enumerate(sentences)
+        for start, end, own_start, own_end in grid_windows(
+            sent_end - sent_start, model.attrs["max_segment_words"], model.attrs["max_entity_width"], radius
+        )
+    ]
 
 
 def _set_word_embeddings_trainable(tok2vec: Model, trainable: bool) -> None:
@@ -156,28 +187,34 @@ def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[GridBatch, C
         # Applied at every update: deserialising rebuilds the transformer unfrozen.
         _set_word_embeddings_trainable(tok2vec, not model.attrs["freeze_word_embeddings"])
     word_vectors, backprop_tok2vec = _encode(tok2vec, docs, is_train)
-    segments = segments_of(docs, model.attrs["max_segment_words"])
-    lengths = numpy.asarray([end - start for _, start, end in segments], dtype="int64")
-    if not segments:
+    sentences = sentences_of(docs)
+    windows = windows_of(model, sentences)
+    lengths = numpy.asarray([end - start for _, start, end in sentences], dtype="int64")
+    window_index = numpy.asarray(
+        [(w.sentence, w.start - sentences[w.sentence][1], w.end - w.start) for w in windows], dtype="int64"
+    ).reshape(-1, 3)
+    if not sentences:
         empty = GridBatch(
             ops.alloc4f(0, 0, 0, model.get_dim("nO")),
             ops.alloc2f(0, model.get_dim("nI")),
             ops.alloc1f(0),
             ops.asarray1i(lengths),
             [],
+            [],
         )
         return empty, lambda d_grid: backprop_tok2vec([ops.alloc2f(*wv.shape) for wv in word_vectors])
-    max_len = int(lengths.max())
-    padded = ops.alloc3f(len(segments), max_len, model.get_dim("nI"))
-    for row, (doc_i, start, end) in enumerate(segments):
+    padded = ops.alloc3f(len(sentences), int(lengths.max()), model.get_dim("nI"))
+    for row, (doc_i, start, end) in enumerate(sentences):
         padded[row, : end - start] = word_vectors[doc_i][start:end]
-    (logits, sentence_vectors, projections), backprop_head = head((padded, lengths), is_train)
-    output = GridBatch(logits, sentence_vectors, projections, ops.asarray1i(lengths), segments)
+    head_input = (padded, lengths, window_index, model.attrs["max_entity_width"])
+    (logits, sentence_vectors, projections), backprop_head = head(head_input, is_train)
+    window_lengths = ops.asarray1i(window_index[:, 2])
+    output = GridBatch(logits, sentence_vectors, projections, window_lengths, windows, sentences)
 
     def backprop(d_grid: GridGradient) -> Any:
         d_padded = backprop_head(d_grid)
         d_word_vectors = [ops.alloc2f(*wv.shape) for wv in word_vectors]
-        for row, (doc_i, start, end) in enumerate(segments):
+        for row, (doc_i, start, end) in enumerate(sentences):
             d_word_vectors[doc_i][start:end] += d_padded[row, : end - start]
         return backprop_tok2vec(d_word_vectors)
 
@@ -203,17 +240,18 @@ def _encode(tok2vec: Model, docs: List[Doc], is_train: bool) -> Tuple[List[Float
 
 
 def _head_inputs(
-    model: Model, X: Tuple[Floats3d, numpy.ndarray], is_train: bool
+    model: Model, X: Tuple[Floats3d, numpy.ndarray, numpy.ndarray, int], is_train: bool
 ) -> Tuple[ArgsKwargs, Callable[[ArgsKwargs], Floats3d]]:
-    padded, lengths = X
-    shim = model.shims[0]
-    vectors = xp2torch(padded, requires_grad=is_train, device=shim.device)
-    lengths_t = torch.as_tensor(lengths, dtype=torch.long, device=shim.device)
+    padded, lengths, windows, max_width = X
+    device = model.shims[0].device
+    vectors = xp2torch(padded, requires_grad=is_train, device=device)
+    lengths_t = torch.as_tensor(lengths, dtype=torch.long, device=device)
+    windows_t = torch.as_tensor(windows, dtype=torch.long, device=device)
 
     def reverse(d_inputs: ArgsKwargs) -> Floats3d:
         return torch2xp(d_inputs.args[0])
 
-    return ArgsKwargs(args=(vectors, lengths_t), kwargs={}), reverse
+    return ArgsKwargs(args=(vectors, lengths_t, windows_t, max_width), kwargs={}), reverse
 
 
 def _head_outputs(

@@ -16,8 +16,10 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate, torch2xp, xp2t
 
 from .grid import (
     IGNORE,
+    NONE,
     ScoredSpans,
     band_mask,
+    concat_spans,
     decode_grid,
     n_relation_classes,
     resolve_overlaps,
@@ -183,6 +185,8 @@ class MCLNER(TrainablePipe):
             "temperature": temperature,
             "tc_other_cells": tc_other_cells,
         }
+        # The model bands its grids by the entity width the component decodes and trains.
+        self.model.attrs["max_entity_width"] = max_entity_width
         self._loss_parts: Dict[str, float] = {}
         # Samples L_tc's cells; seeded from numpy's global state, which spaCy's training seed fixes.
         self._rng = numpy.random.default_rng(numpy.random.randint(2**31))
@@ -232,44 +236,49 @@ class MCLNER(TrainablePipe):
         return self.model.predict(list(docs))
 
     def set_annotations(self, docs: Iterable[Doc], grid: GridBatch) -> None:
-        """Decode each segment's grid into `Doc.ents` and all candidates into `Doc.spans`."""
+        """Decode each window's grid into `Doc.ents` and all candidates into `Doc.spans`.
+
+        A window keeps the candidates that start in its own range; the own ranges of
+        a sentence's windows partition it, so each candidate is decoded once.
+        """
         docs = list(docs)
         candidates: List[List[Tuple[int, ScoredSpans]]] = [[] for _ in docs]
-        if grid.segments:
+        if grid.windows:
             probs = self.model.ops.to_numpy(self.model.ops.softmax(grid.logits, axis=-1))
-            for row, (doc_i, start, end) in enumerate(grid.segments):
+            for row, window in enumerate(grid.windows):
+                n_words = window.end - window.start
                 spans = decode_grid(
-                    probs[row, : end - start, : end - start],
+                    probs[row, :n_words, :n_words],
                     self.cfg["max_entity_width"],
                     require_nnw=self.cfg["require_nnw"],
                     threshold=self.cfg["threshold"],
                 )
-                candidates[doc_i].append((start, spans))
+                starts = spans.starts + window.start
+                owned = (starts >= window.own_start) & (starts < window.own_end)
+                candidates[window.doc].append((window.start, spans.select(owned)))
         for doc, doc_candidates in zip(docs, candidates):
-            self._annotate(doc, doc_candidates)
+            self._annotate(doc, concat_spans(doc_candidates))
 
-    def _annotate(self, doc: Doc, candidates: List[Tuple[int, ScoredSpans]]) -> None:
-        """Set the flat entities and the scored candidates of one doc.
+    def _annotate(self, doc: Doc, spans: ScoredSpans) -> None:
+        """Set the flat entities and the scored candidates (doc token offsets) of one doc.
 
         Candidates that begin or end on a whitespace-only token are dropped, as
         spaCy's own `ner` never puts entity boundaries on whitespace.
         """
         labels = self.labels
         is_space = numpy.asarray([token.is_space for token in doc], dtype=bool)
-        ents: List[Span] = []
-        proposals: List[Span] = []
-        scores: List[float] = []
-        for offset, spans in candidates:
-            spans = spans.select(~is_space[offset + spans.starts] & ~is_space[offset + spans.ends - 1])
-            for spans_of, target in ((resolve_overlaps(spans), ents), (spans, proposals)):
-                target.extend(
-                    Span(doc, offset + s, offset + e, label=labels[l])
-                    for s, e, l in zip(spans_of.starts.tolist(), spans_of.ends.tolist(), spans_of.labels.tolist())
-                )
-            scores.extend(spans.scores.tolist())
+        if len(spans):
+            spans = spans.select(~is_space[spans.starts] & ~is_space[spans.ends - 1])
+        ents, proposals = (
+            [
+                Span(doc, s, e, label=labels[l])
+                for s, e, l in zip(group.starts.tolist(), group.ends.tolist(), group.labels.tolist())
+            ]
+            for group in (resolve_overlaps(spans), spans)
+        )
         doc.set_ents(ents, default="outside")
         key = self.cfg["spans_key"]
-        doc.spans[key] = SpanGroup(doc, name=key, spans=proposals, attrs={"scores": numpy.asarray(scores, dtype="float32")})
+        doc.spans[key] = SpanGroup(doc, name=key, spans=proposals, attrs={"scores": spans.scores.astype("float32")})
 
     def update(
         self,
@@ -311,21 +320,22 @@ class MCLNER(TrainablePipe):
         """
         examples = list(examples)
         targets = torch.as_tensor(self._grid_targets(examples, grid))
-        is_view = torch.as_tensor([PAIR_KEY in examples[d].reference.user_data for d, _, _ in grid.segments], dtype=torch.bool)
+        is_view = torch.as_tensor([PAIR_KEY in examples[w.doc].reference.user_data for w in grid.windows], dtype=torch.bool)
         logits = xp2torch(grid.logits, requires_grad=True)
         none_weight = self.cfg["none_weight"]
         parts = {"ce": grid_cross_entropy(logits[~is_view], targets[~is_view], none_weight=none_weight)}
         sentences = projections = None
-        pairs = _paired_rows(examples, grid)
-        if pairs:
+        if bool(is_view.any()):
             parts["ce_view"] = grid_cross_entropy(logits[is_view], targets[is_view], none_weight=none_weight)
-            if self.cfg["sc_weight"]:
+            sentence_pairs = _paired_rows(examples, [doc_i for doc_i, _, _ in grid.sentences])
+            window_pairs = _paired_rows(examples, [window.doc for window in grid.windows])
+            if self.cfg["sc_weight"] and sentence_pairs:
                 sentences = xp2torch(grid.sentence_vectors, requires_grad=True)
-                rows = torch.as_tensor(pairs, dtype=torch.long)
+                rows = torch.as_tensor(sentence_pairs, dtype=torch.long)
                 parts["sc"] = info_nce(sentences[rows[:, 0]], sentences[rows[:, 1]], self.cfg["temperature"])
-            if self.cfg["tc_weight"]:
+            if self.cfg["tc_weight"] and window_pairs:
                 projections = xp2torch(grid.projections, requires_grad=True)
-                parts["tc"] = self._relation_contrast(examples, grid, pairs, projections)
+                parts["tc"] = self._relation_contrast(examples, grid, window_pairs, projections)
         weights = {"ce": 1.0, "ce_view": 1.0, "sc": self.cfg["sc_weight"], "tc": self.cfg["tc_weight"]}
         loss = sum(weights[name] * value for name, value in parts.items())
         loss.backward()
@@ -336,12 +346,16 @@ class MCLNER(TrainablePipe):
     def _relation_contrast(
         self, examples: List[Example], grid: GridBatch, pairs: List[Tuple[int, int]], projections: torch.Tensor
     ) -> torch.Tensor:
-        """L_tc: InfoNCE between projected pair representations of aligned source/view cells."""
+        """L_tc: InfoNCE between projected pair representations of aligned source/view cells.
+
+        `pairs` are (source, view) window rows of docs that are one window each, so
+        grid coordinates are doc token offsets.
+        """
         source_index: List[Tuple[int, int, int]] = []
         view_index: List[Tuple[int, int, int]] = []
         for source_row, view_row in pairs:
-            source_doc = examples[grid.segments[source_row][0]].reference
-            view_doc = examples[grid.segments[view_row][0]].reference
+            source_doc = examples[grid.windows[source_row].doc].reference
+            view_doc = examples[grid.windows[view_row].doc].reference
             source_cells, view_cells = aligned_cells(
                 source_doc, view_doc, self.cfg["max_entity_width"], self.cfg["tc_other_cells"], self._rng
             )
@@ -368,17 +382,30 @@ class MCLNER(TrainablePipe):
                     f"Unknown entity label(s) {sorted(unknown)} in a training example of "
                     f"'{self.name}' (known: {list(self.labels)}); doc starts: {eg.reference.text[:60]!r}"
                 )
-        n_segments, max_len = grid.logits.shape[0], grid.logits.shape[1]
-        targets = numpy.full((n_segments, max_len, max_len), IGNORE, dtype="int64")
+        n_windows, max_len = grid.logits.shape[0], grid.logits.shape[1]
+        targets = numpy.full((n_windows, max_len, max_len), IGNORE, dtype="int64")
         width = self.cfg["max_entity_width"]
-        for row, (doc_i, start, end) in enumerate(grid.segments):
-            inside = [s for s in gold[doc_i] if s.start >= start and s.end <= end]
+        for row, window in enumerate(grid.windows):
+            start, end = window.start, window.end
+            touching = [s for s in gold[window.doc] if s.start < end and s.end > start]
+            inside = [s for s in touching if s.start >= start and s.end <= end]
             cells = spans_to_grid(
                 [s.start - start for s in inside],
                 [s.end - start for s in inside],
                 [label_ids[s.label_] for s in inside],
                 end - start,
             )
+            # An entity cut by the window's edge has no right answer here; the window
+            # that holds all of it trains on it.
+            cut = [s for s in touching if s.start < start or s.end > end]
+            if cut:
+                cut_cells = spans_to_grid(
+                    [max(s.start, start) - start for s in cut],
+                    [min(s.end, end) - start for s in cut],
+                    [0] * len(cut),
+                    end - start,
+                )
+                cells[cut_cells != NONE] = IGNORE
             cells[~band_mask(end - start, width)] = IGNORE
             targets[row, : end - start, : end - start] = cells
         return targets
@@ -438,13 +465,13 @@ class MCLNER(TrainablePipe):
         return super().from_disk(path, exclude=exclude)
 
 
-def _paired_rows(examples: List[Example], grid: GridBatch) -> List[Tuple[int, int]]:
-    """(source row, view row) of the grids of each source/view pair in the batch.
+def _paired_rows(examples: List[Example], owners: Sequence[int]) -> List[Tuple[int, int]]:
+    """(source row, view row) pairs among rows (sentences or windows) owned by docs `owners[row]`.
 
-    Only docs that are one grid each are paired: training sentences are.
+    Only docs that are one row each are paired: training sentences are.
     """
     rows_of_doc: Dict[int, List[int]] = {}
-    for row, (doc_i, _, _) in enumerate(grid.segments):
+    for row, doc_i in enumerate(owners):
         rows_of_doc.setdefault(doc_i, []).append(row)
     pairs = []
     for doc_i, example in enumerate(examples):

@@ -1,8 +1,9 @@
 """Pure PyTorch modules of the token-pair relation head (method.md section 2).
 
-Input: padded word vectors of a batch of sentences. Output: per-cell relation
-logits, the pair representations' projections for the relation contrastive loss,
-and a pooled sentence vector for the semantic contrastive loss.
+Input: padded word vectors of a batch of sentences and the grid windows cut from
+them. Output: per-cell relation logits of each window, the pair representations'
+projections for the relation contrastive loss, and a pooled sentence vector for
+the semantic contrastive loss.
 """
 from typing import Optional, Sequence, Tuple
 
@@ -10,6 +11,15 @@ import torch
 from torch import Tensor, nn
 
 N_DISTANCE_BUCKETS = 10  # per direction; bucket 0 is the diagonal
+# Evaluation runs the grid layers over at most this many cells at a time: about 4 KB of
+# activations per cell with the default widths, so a chunk stays near 130 MB however
+# long the document.
+INFERENCE_CELL_BUDGET = 2**15
+
+
+def receptive_radius(dilations: Sequence[int]) -> int:
+    """How many cells away the cascaded 3x3 convolutions of DilatedGridConv can see."""
+    return sum(dilations)
 
 
 class ConditionalLayerNorm(nn.Module):
@@ -69,8 +79,9 @@ class DilatedGridConv(nn.Module):
         )
 
     def forward(self, grid: Tensor, cell_mask: Tensor) -> Tensor:
-        # Padding cells are zeroed after every layer, so that a sentence's cells never
-        # depend on how long the other sentences of its batch are.
+        # Cells left out (padding, off the band) are zeroed after every layer, so that a
+        # sentence's cells depend neither on the other sentences of its batch nor on
+        # where its grid windows are cut.
         mask = cell_mask.unsqueeze(1).to(grid.dtype)
         x = self.reduce(grid.permute(0, 3, 1, 2)) * mask
         outputs = []
@@ -130,30 +141,51 @@ class RelationHead(nn.Module):
             nn.Linear(pair_width, pair_width), nn.GELU(), nn.Linear(pair_width, projection_width)
         )
 
-    def forward(self, vectors: Tensor, lengths: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-        """Return (logits B x N x N x C, sentence vectors B x D, pair projections B x N x N x P).
+    def forward(
+        self, vectors: Tensor, lengths: Tensor, windows: Tensor, max_width: int
+    ) -> Tuple[Tensor, Tensor, Tensor]:
+        """Relation logits per grid window, sentence vectors and (in training) pair projections.
 
-        Projections are only computed in training (they feed contrastive losses);
-        in evaluation mode an empty tensor stands in for them.
+        vectors: padded word vectors of S sentences (S x N x D), `lengths` their lengths.
+        windows: W x 3 rows of (sentence, first word, length), the grid windows.
+        max_width: longest entity; cells outside the band it defines are left out.
+        Returns (logits W x L x L x C, sentence vectors S x H, projections W x L x L x P).
+        Projections only feed contrastive losses: in evaluation mode an empty tensor
+        stands in for them, and the windows go through the grid layers in chunks of at
+        most INFERENCE_CELL_BUDGET cells, so memory does not grow with the batch.
         """
-        n_words = vectors.shape[1]
-        word_mask = torch.arange(n_words, device=vectors.device)[None, :] < lengths[:, None]
+        word_mask = torch.arange(vectors.shape[1], device=vectors.device)[None, :] < lengths[:, None]
         hidden = self._fuse(self.dropout(vectors), lengths)
+        counts = lengths.clamp(min=1).to(hidden.dtype)[:, None]
+        sentence_vectors = (hidden * word_mask.unsqueeze(-1)).sum(dim=1) / counts
+        window_hidden, window_lengths = _gather_windows(hidden, windows)
+        if self.training:
+            logits, pairs = self._grid(window_hidden, window_lengths, max_width)
+            return logits, sentence_vectors, self.projection(pairs)
+        n_words = window_hidden.shape[1]
+        chunk = max(1, INFERENCE_CELL_BUDGET // max(1, n_words * n_words))
+        chunks = [
+            self._grid(window_hidden[i : i + chunk], window_lengths[i : i + chunk], max_width)[0]
+            for i in range(0, len(window_hidden), chunk)
+        ]
+        logits = torch.cat(chunks) if chunks else hidden.new_zeros((0, 0, 0, self.pair_classifier.out_features))
+        return logits, sentence_vectors, hidden.new_zeros((0,))
+
+    def _grid(self, hidden: Tensor, lengths: Tensor, max_width: int) -> Tuple[Tensor, Tensor]:
+        """(logits, pair representations) of padded windows of fused word vectors."""
+        n_words = hidden.shape[1]
+        word_mask = torch.arange(n_words, device=hidden.device)[None, :] < lengths[:, None]
+        cell_mask = word_mask[:, :, None] & word_mask[:, None, :] & _band(n_words, max_width, hidden.device)
         grid = [self.cln(hidden)]
         if self.distance is not None:
-            grid.append(self.distance(_distance_buckets(n_words, vectors.device)).expand(len(vectors), -1, -1, -1))
+            grid.append(self.distance(_distance_buckets(n_words, hidden.device)).expand(len(hidden), -1, -1, -1))
         if self.region is not None:
-            grid.append(self.region(_regions(word_mask)))
-        cell_mask = word_mask[:, :, None] & word_mask[:, None, :]
+            grid.append(self.region(_regions(cell_mask)))
         features = torch.cat(grid, dim=-1) * cell_mask.unsqueeze(-1)
         if self.conv is not None:
             features = self.conv(features, cell_mask)
         pairs = self.pair_mlp(features)
-        logits = self.pair_classifier(pairs) + self.biaffine(hidden)
-        counts = lengths.clamp(min=1).to(hidden.dtype)[:, None]
-        sentence_vectors = (hidden * word_mask.unsqueeze(-1)).sum(dim=1) / counts
-        projections = self.projection(pairs) if self.training else pairs.new_zeros((0,))
-        return logits, sentence_vectors, projections
+        return self.pair_classifier(pairs) + self.biaffine(hidden), pairs
 
     def _fuse(self, vectors: Tensor, lengths: Tensor) -> Tensor:
         if self.fusion is None:
@@ -179,10 +211,24 @@ def _distance_buckets(n_words: int, device: torch.device) -> Tensor:
     return (buckets + N_DISTANCE_BUCKETS * (offsets < 0).long()).unsqueeze(0)
 
 
-def _regions(word_mask: Tensor) -> Tensor:
-    """0 for padding cells, 1 for the lower triangle with the diagonal (THW), 2 above it (NNW)."""
-    n_words = word_mask.shape[1]
-    lower = torch.tril(torch.ones(n_words, n_words, dtype=torch.long, device=word_mask.device))
-    regions = 2 - lower
-    valid = word_mask[:, :, None] & word_mask[:, None, :]
-    return regions.unsqueeze(0) * valid.long()
+def _regions(cell_mask: Tensor) -> Tensor:
+    """0 for cells left out (padding, off the band), 1 for the lower triangle with the diagonal (THW), 2 above it (NNW)."""
+    n_words = cell_mask.shape[1]
+    lower = torch.tril(torch.ones(n_words, n_words, dtype=torch.long, device=cell_mask.device))
+    return (2 - lower).unsqueeze(0) * cell_mask.long()
+
+
+def _band(n_words: int, max_width: int, device: torch.device) -> Tensor:
+    """Cells (i, j) a relation can occupy: THW for 0 <= i - j < max_width, NNW for j = i + 1 (grid.band_mask)."""
+    positions = torch.arange(n_words, device=device)
+    offsets = positions[:, None] - positions[None, :]
+    return (((offsets >= 0) & (offsets < max_width)) | (offsets == -1)).unsqueeze(0)
+
+
+def _gather_windows(hidden: Tensor, windows: Tensor) -> Tuple[Tensor, Tensor]:
+    """Padded word vectors (W x L x H) and lengths of the windows (sentence, first word, length)."""
+    lengths = windows[:, 2]
+    n_words = int(lengths.max()) if len(windows) else 0
+    positions = windows[:, 1:2] + torch.arange(n_words, device=hidden.device)[None, :]
+    positions = positions.clamp(max=hidden.shape[1] - 1)
+    return hidden[windows[:, 0:1], positions], lengths

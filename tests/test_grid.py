@@ -11,7 +11,8 @@ from spacy_mclner.grid import (
     band_mask,
     decode_grid,
     resolve_overlaps,
-    segment_bounds,
+    concat_spans,
+    grid_windows,
     spans_to_grid,
 )
 
@@ -93,8 +94,37 @@ def test_band_mask_holds_thw_band_and_nnw_cells():
     assert mask[0, 1] and not mask[0, 2]
 
 
-def test_segment_bounds_split_long_sentences():
-    assert segment_bounds(10, [0, 4], 3) == [(0, 3), (3, 4), (4, 7), (7, 10)]
-    assert segment_bounds(0, [], 5) == []
-    with pytest.raises(ValueError):
-        segment_bounds(4, [0], 0)
+def test_grid_windows_short_sentence_is_one_window():
+    assert grid_windows(10, 16, 4, 2) == [(0, 10, 0, 10)]
+    assert grid_windows(0, 16, 4, 2) == []
+    with pytest.raises(ValueError, match="too short"):
+        grid_windows(100, 6, 4, 2)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n_words=st.integers(1, 400),
+    max_width=st.integers(1, 12),
+    radius=st.integers(0, 6),
+    extra=st.integers(1, 40),
+)
+def test_grid_windows_own_every_entity_with_its_context(n_words, max_width, radius, extra):
+    window = max_width + 2 * radius + extra - 1
+    windows = grid_windows(n_words, window, max_width, radius)
+    owned = [position for _, _, own_start, own_end in windows for position in range(own_start, own_end)]
+    assert owned == list(range(n_words))  # own ranges partition the sentence, in order
+    for start, end, own_start, own_end in windows:
+        assert 0 <= start <= own_start and end <= n_words and end - start <= window
+        for first in range(own_start, own_end):
+            # Any entity starting here, with the receptive field around its cells, fits.
+            assert start <= max(0, first - radius)
+            assert end >= min(n_words, first + max_width + radius)
+
+
+def test_concat_spans_shifts_offsets():
+    a = ScoredSpans(numpy.array([0]), numpy.array([2]), numpy.array([1]), numpy.array([0.5], dtype="float32"))
+    b = ScoredSpans(numpy.array([1]), numpy.array([3]), numpy.array([0]), numpy.array([0.9], dtype="float32"))
+    joined = concat_spans([(0, a), (10, b)])
+    assert joined.starts.tolist() == [0, 11] and joined.ends.tolist() == [2, 13]
+    assert joined.labels.tolist() == [1, 0] and joined.scores.tolist() == pytest.approx([0.5, 0.9])
+    assert len(concat_spans([])) == 0

@@ -107,8 +107,28 @@ def test_doc_longer_than_the_transformer_window(trained: Language):
     doc = trained(doc)
     assert len(doc.spans["mclner"]) >= 2 * 60 * 0.9
     assert [e.label_ for e in doc.ents].count("PER") >= 54
-    unsegmented = trained(Doc(trained.vocab, words=words))  # no boundaries: 128-word grids
-    assert len(unsegmented.ents) > 0
+
+
+def test_doc_without_sentence_boundaries_loses_nothing_at_window_cuts(trained: Language):
+    """Overlapping grid windows give the entities and scores of one grid over the whole doc."""
+    words = "Barack Obama works for Google in New York .".split() * 20
+    model = trained.get_pipe("mclner").model
+    default_window = model.attrs["max_segment_words"]
+    predicted = {}
+    try:
+        for window in (len(words), 47):  # one grid; windows cut every 47 - 31 - 12 = 4 words
+            model.attrs["max_segment_words"] = window
+            doc = trained(Doc(trained.vocab, words=words))
+            predicted[window] = (entities(doc), [(s.start, s.end) for s in doc.ents], doc.spans["mclner"].attrs["scores"])
+    finally:
+        model.attrs["max_segment_words"] = default_window
+    whole, windowed = predicted[len(words)], predicted[47]
+    assert windowed[0] == whole[0] and windowed[1] == whole[1]
+    numpy.testing.assert_allclose(windowed[2], whole[2], rtol=1e-4)
+    two_word = [start for start, end in whole[1] if end - start == 2]
+    assert len(two_word) >= 10
+    # Windows own 4 words each: a two-word entity starting at 3 mod 4 crosses into the next one.
+    assert any(start % 4 == 3 for start in two_word)
 
 
 def test_unknown_label_in_training_data_is_an_error(encoder_dir: Path):
@@ -184,7 +204,7 @@ def test_entities_never_begin_or_end_on_whitespace_tokens(trained: Language):
         labels=numpy.array([per, per, loc, loc]),
         scores=numpy.array([0.9, 0.95, 0.8, 0.99], dtype="float32"),
     )
-    pipe._annotate(doc, [(0, candidates)])
+    pipe._annotate(doc, candidates)
     assert entities(doc) == [("Angela Merkel", "PER"), ("Paris", "LOC")]
     assert [(s.start, s.end) for s in doc.spans["mclner"]] == [(0, 3), (6, 7)]
     doc = trained(Doc(trained.vocab, words=words, spaces=[False] * len(words)))
@@ -201,3 +221,26 @@ def test_bench_reports_positive_rates(trained: Language, encoder_dir: Path):
     assert all(result[key] > 0 for key in rates)
     assert result["n_words"] == sum(len(text.split()) for text, _ in TRAIN_DATA)
     assert "| x |" in bench_markdown({"x": result})
+
+
+def test_training_targets_ignore_entities_cut_by_a_window(trained: Language):
+    from spacy_mclner.grid import IGNORE, NNW, NONE
+    from spacy_mclner.model import GridBatch, GridWindow
+
+    pipe = trained.get_pipe("mclner")
+    words = ["w"] * 12
+    gold = ["B-PER", "I-PER", "I-PER"] + ["O"] * 5 + ["B-LOC", "I-LOC", "O", "O"]
+    example = Example(Doc(trained.vocab, words=words), Doc(trained.vocab, words=words, ents=gold))
+    windows = [GridWindow(0, 0, 0, 6, 0, 3), GridWindow(0, 0, 2, 12, 3, 12)]
+    n_classes = len(pipe.labels) + 2
+    grid = GridBatch(numpy.zeros((2, 10, 10, n_classes), dtype="float32"), None, None, None, windows, [(0, 0, 12)])
+    targets = pipe._grid_targets([example], grid)
+    per = 2 + pipe.labels.index("PER")
+    loc = 2 + pipe.labels.index("LOC")
+    # Window 0 holds all of PER (words 0-2) and none of LOC.
+    assert targets[0, 2, 0] == per and targets[0, 0, 1] == NNW and targets[0, 1, 2] == NNW
+    # Window 1 starts at word 2: PER is cut, so its remaining cells count for nothing.
+    assert targets[1, 0, 0] == IGNORE
+    assert targets[1, 9 - 2, 8 - 2] == loc and targets[1, 8 - 2, 9 - 2] == NNW
+    assert targets[1, 1, 1] == NONE
+    assert (targets[0, 6:] == IGNORE).all() and (targets[0, :, 6:] == IGNORE).all()  # window 0's padding

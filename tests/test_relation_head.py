@@ -1,8 +1,15 @@
 import pytest
 import torch
 
+from spacy_mclner import relation_head
+from spacy_mclner.grid import band_mask, grid_windows
 from spacy_mclner.losses import grid_cross_entropy
-from spacy_mclner.relation_head import ConditionalLayerNorm, RelationHead
+from spacy_mclner.relation_head import ConditionalLayerNorm, RelationHead, receptive_radius
+
+
+def whole(lengths: torch.Tensor) -> torch.Tensor:
+    """One window per sentence, covering all of it."""
+    return torch.stack([torch.arange(len(lengths)), torch.zeros_like(lengths), lengths], dim=1)
 
 
 @pytest.mark.parametrize("fusion,dilations", [("lstm", (1, 2)), ("none", ())])
@@ -13,16 +20,44 @@ def test_head_shapes_and_padding_independence(fusion, dilations):
     head.eval()
     vectors = torch.randn(2, 6, 12)
     lengths = torch.tensor([6, 3])
-    logits, sentences, projections = head(vectors, lengths)
+    logits, sentences, projections = head(vectors, lengths, whole(lengths), 4)
     assert logits.shape == (2, 6, 6, 5)
     assert sentences.shape[0] == 2
     assert projections.numel() == 0
     # The short sentence's cells must not depend on its padding.
-    alone, _, _ = head(vectors[1:, :3], lengths[1:])
+    alone, _, _ = head(vectors[1:, :3], lengths[1:], whole(lengths[1:]), 4)
     torch.testing.assert_close(logits[1, :3, :3], alone[0], atol=1e-5, rtol=1e-4)
     head.train()
-    _, _, projections = head(vectors, lengths)
+    _, _, projections = head(vectors, lengths, whole(lengths), 4)
     assert projections.shape == (2, 6, 6, 7)
+
+
+def test_windows_give_the_logits_of_one_whole_grid(monkeypatch):
+    """Cells of the entities a window owns equal those of an uncut grid (band + receptive radius)."""
+    torch.manual_seed(0)
+    dilations, max_width, n_words = (1, 2), 5, 90
+    head = RelationHead(12, 4, hidden_width=8, biaffine_width=6, pair_width=10, conv_width=4,
+                        dilations=dilations, projection_width=7, dropout=0.0)
+    head.eval()
+    vectors = torch.randn(1, n_words, 12)
+    lengths = torch.tensor([n_words])
+    full, _, _ = head(vectors, lengths, whole(lengths), max_width)
+    # Evaluation also chunks the windows: make chunks of one window to cover that path.
+    monkeypatch.setattr(relation_head, "INFERENCE_CELL_BUDGET", 1)
+    cuts = grid_windows(n_words, 24, max_width, receptive_radius(dilations))
+    assert len(cuts) > 3
+    windows = torch.tensor([(0, start, end - start) for start, end, _, _ in cuts])
+    windowed, _, _ = head(vectors, lengths, windows, max_width)
+    band = torch.as_tensor(band_mask(n_words, max_width))
+    for row, (start, end, own_start, own_end) in enumerate(cuts):
+        for first in range(own_start, own_end):
+            last = min(n_words, first + max_width)  # the cells of entities starting at `first`
+            rows = slice(first, last)
+            local = slice(first - start, last - start)
+            cells = band[rows, rows]
+            torch.testing.assert_close(
+                windowed[row, local, local][cells], full[0, rows, rows][cells], atol=1e-5, rtol=1e-4
+            )
 
 
 def test_conditional_layer_norm_starts_as_layer_norm():
