@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Iterator, List, Optional, Tuple, Union
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin, Span
-from spacy.training import Corpus, Example
+from spacy.training import Example
 from spacy.vocab import Vocab
 
 LANG_KEY = "mclner_lang"
@@ -193,6 +193,8 @@ def create_labelled_corpus_reader(
 
     The predicted docs keep the reference tokens, because the benchmarks are
     scored on their own tokenization, and they carry the reference's language.
+    Gold entities are `Doc.ents`; a doc that also holds spans in `Doc.spans`
+    which `Doc.ents` could not carry is an error (see check_gold_spans).
     """
     if path is None:
 
@@ -207,13 +209,63 @@ def create_labelled_corpus_reader(
         examples = [
             example_from_reference(reference)
             for file in files
-            for reference in Corpus(file, limit=limit).read_docbin(nlp.vocab, [file])
+            for reference in _read_references(file, nlp.vocab, limit)
         ]
         if shuffle:
             rng.shuffle(examples)
         return examples
 
     return read_examples
+
+
+def _read_references(path: Path, vocab: Vocab, limit: int) -> Iterator[Doc]:
+    """The non-empty docs of a .spacy file, the first `limit` of them (0: all), checked.
+
+    Empty docs are skipped, as spaCy's Corpus skips them: they hold nothing to learn.
+    """
+    try:
+        doc_bin = DocBin().from_disk(path)
+    except ValueError as error:
+        raise ValueError(f"{path} is not a readable .spacy file: {error}") from error
+    n_docs = 0
+    for index, doc in enumerate(doc_bin.get_docs(vocab)):
+        if not len(doc):
+            continue
+        check_gold_spans(doc, path, index)
+        yield doc
+        n_docs += 1
+        if n_docs == limit:
+            return
+
+
+def check_gold_spans(doc: Doc, path: Path, index: int) -> None:
+    """Refuse span groups that would be lost because gold entities are read from `Doc.ents`.
+
+    A DocBin can carry overlapping (nested) entities in `Doc.spans`, which
+    `Doc.ents` cannot hold, and a doc may carry its entities only there. Rather
+    than train on a silently flattened or empty annotation, name the file, the
+    doc and the spans. (`convert` reads IOB tags, which cannot overlap.)
+    """
+    for key, group in doc.spans.items():
+        spans = sorted(group, key=lambda span: (span.start, span.end))
+        for before, after in zip(spans, spans[1:]):
+            if after.start < before.end:
+                raise ValueError(
+                    f"{path}: doc {index} has overlapping spans in doc.spans[{key!r}]: "
+                    f"{_describe(before)} and {_describe(after)}. spacy_mclner trains on Doc.ents, "
+                    "which cannot overlap; put one span of each overlapping pair into doc.ents, "
+                    "or delete the group if it is not gold"
+                )
+        if spans and not doc.has_annotation("ENT_IOB"):
+            raise ValueError(
+                f"{path}: doc {index} has no Doc.ents annotation but {len(spans)} span(s) in "
+                f"doc.spans[{key!r}], such as {_describe(spans[0])}. spacy_mclner trains on Doc.ents; "
+                "set doc.ents from the spans (doc.ents = doc.spans[key]), or delete the group if it is not gold"
+            )
+
+
+def _describe(span: Span) -> str:
+    return f"{span.text!r} (tokens {span.start}-{span.end}, {span.label_ or 'no label'})"
 
 
 def example_from_reference(reference: Doc) -> Example:

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 from typing import List, Tuple
 
@@ -5,7 +6,7 @@ import pytest
 import spacy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from spacy.tokens import DocBin
+from spacy.tokens import Doc, DocBin, Span
 
 from spacy_mclner.corpus import (
     LANG_KEY,
@@ -335,6 +336,27 @@ def test_reader_errors_name_the_missing_path(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="No .spacy files"):
         create_labelled_corpus_reader(tmp_path / "empty")
+
+
+def test_reader_names_file_and_doc_whose_spans_doc_ents_would_lose(tmp_path, vocab):
+    """Overlapping spans: tests/test_bad_inputs.py. Here, entities only in doc.spans."""
+    empty = Doc(vocab, words=[])
+    labelled = Doc(vocab, words=["Paris"], ents=["B-LOC"])
+    spans_only = Doc(vocab, words=["Rome", "."])
+    spans_only.spans["gold"] = [Span(spans_only, 0, 1, "LOC")]
+    labelled.spans["extra"] = [Span(labelled, 0, 1, "GPE")]  # fits in Doc.ents: not an error
+    path = tmp_path / "spans.spacy"
+    DocBin(docs=[empty, labelled, spans_only]).to_disk(path)
+    with pytest.raises(ValueError, match=re.escape(f"{path}: doc 2 has no Doc.ents annotation") + ".*'gold'.*'Rome'"):
+        create_labelled_corpus_reader(path)(spacy.blank("xx"))
+    (example,) = create_labelled_corpus_reader(path, limit=1)(spacy.blank("xx"))
+    assert ents(example.reference) == [(0, 1, "LOC")]
+
+
+def test_reader_names_an_unreadable_file(tmp_path):
+    path = write(tmp_path / "broken.spacy", "not a DocBin")
+    with pytest.raises(ValueError, match=re.escape(f"{path} is not a readable .spacy file")):
+        create_labelled_corpus_reader(path)(spacy.blank("xx"))
 
 
 @pytest.mark.skipif(
