@@ -15,7 +15,7 @@ from spacy_mclner.corpus import set_doc_lang
 from spacy_mclner.dictionaries import BilingualDictionary
 from spacy_mclner.multiview import VIEWS_KEY, aligned_cells, create_multiview_corpus_reader, expand_views
 
-from .test_pipe import SMALL_HEAD, TRAIN_DATA
+from .helpers import SMALL_HEAD, TRAIN_DATA
 
 DICTIONARY = BilingualDictionary(
     "de",

@@ -1,5 +1,4 @@
 from pathlib import Path
-from typing import List, Tuple
 
 import numpy
 import pytest
@@ -7,62 +6,12 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Example
-from spacy.util import fix_random_seed
 from thinc.api import SGD
 
-from spacy_mclner.corpus import set_doc_lang
 from spacy_mclner.grid import ScoredSpans
 from spacy_mclner.pipe import _ScaledOptimizer
 
-TRAIN_DATA: List[Tuple[str, List[Tuple[int, int, str]]]] = [
-    ("Angela Merkel besuchte Paris .", [(0, 13, "PER"), (23, 28, "LOC")]),
-    ("Barack Obama works for Google in New York .", [(0, 12, "PER"), (23, 29, "ORG"), (33, 41, "LOC")]),
-    ("Siemens baut in München .", [(0, 7, "ORG"), (16, 23, "LOC")]),
-]
-SMALL_HEAD = {
-    "hidden_width": 64,
-    "biaffine_width": 64,
-    "pair_width": 32,
-    "conv_width": 16,
-    "projection_width": 16,
-    "dropout": 0.0,
-}
-
-
-def make_nlp(encoder_dir: Path, **model_config) -> Language:
-    nlp = spacy.blank("xx")
-    model = {"tok2vec": {"name": str(encoder_dir)}, **SMALL_HEAD, **model_config}
-    nlp.add_pipe("mclner", config={"model": model, "encoder_lr_scale": 0.1})
-    return nlp
-
-
-def make_examples(nlp: Language) -> List[Example]:
-    examples = []
-    for text, ents in TRAIN_DATA:
-        example = Example.from_dict(nlp.make_doc(text), {"entities": ents})
-        set_doc_lang(example.reference, "en")
-        examples.append(example)
-    return examples
-
-
-def entities(doc: Doc) -> List[Tuple[str, str]]:
-    return [(ent.text, ent.label_) for ent in doc.ents]
-
-
-@pytest.fixture(scope="module")
-def trained(encoder_dir: Path) -> Language:
-    """A pipe overfitted on three sentences."""
-    fix_random_seed(0)
-    nlp = make_nlp(encoder_dir)
-    examples = make_examples(nlp)
-    optimizer = nlp.initialize(lambda: examples)
-    optimizer.learn_rate = 0.003
-    for step in range(100):
-        losses = nlp.update(examples, sgd=optimizer)
-        if losses["mclner"] < 0.01:
-            break
-    assert losses["mclner"] < 0.01, f"no fit after {step + 1} steps: loss {losses['mclner']}"
-    return nlp
+from .helpers import TRAIN_DATA, entities, make_examples, make_nlp
 
 
 def test_overfits_a_few_sentences(trained: Language):

@@ -1,6 +1,5 @@
 import importlib.metadata
 import random
-import string
 import subprocess
 import sys
 from pathlib import Path
@@ -19,8 +18,9 @@ from transformers import AutoTokenizer
 
 from spacy_mclner.span_getters import configure_bounded_strided_spans, worst_case_pieces
 
+from .helpers import GIANT
+
 VOCAB = spacy.blank("xx").vocab
-GIANT = "".join(random.Random(0).choice(string.ascii_letters + string.digits) for _ in range(20_000))
 
 
 def make_doc(words: List[str]) -> Doc:
