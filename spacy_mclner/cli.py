@@ -41,11 +41,13 @@ def convert_command(
 @app.command("evaluate")
 def evaluate_command(
     model: Path = typer.Argument(..., help="Trained pipeline folder (or installed package name)"),
-    data: List[Path] = typer.Argument(..., help=".spacy files or folders of them (one file per language)"),
+    data: List[Path] = typer.Argument(..., help=".spacy files, folders of them, or token<TAB>label files"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the scores as JSON here"),
+    lang: Optional[str] = typer.Option(None, "--lang", help="Language of token<TAB>label files (default: from the file or folder name, e.g. de-test.tsv)"),
     limit: int = typer.Option(0, "--limit", help="Evaluate only the first N docs of each file (0: all)"),
     batch_size: int = typer.Option(64, "--batch-size"),
     labels: Optional[str] = typer.Option(None, "--labels", help="Comma-separated entity types to keep in the predictions (e.g. PER,LOC,ORG for PAN-X)"),
+    gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU to run on (-1: CPU)"),
 ) -> None:
     """Strict entity P/R/F1 per language and type, with the macro average over languages."""
     import spacy
@@ -53,18 +55,50 @@ def evaluate_command(
 
     from .evaluate import evaluate_pipeline
 
+    _use_gpu(gpu_id)
     nlp = spacy.load(model)
-    keep = labels.split(",") if labels else None
-    scores = evaluate_pipeline(nlp, data, limit=limit, batch_size=batch_size, labels=keep)
-    for lang, lang_scores in scores["ents_per_lang"].items():
+    scores = evaluate_pipeline(nlp, data, lang=lang, limit=limit, batch_size=batch_size, labels=_split(labels))
+    for lang_code, lang_scores in scores["ents_per_lang"].items():
         typer.echo(
-            f"{lang}\tP {lang_scores['p']:.4f}\tR {lang_scores['r']:.4f}\tF {lang_scores['f']:.4f}\t({lang_scores['n_docs']} docs)"
+            f"{lang_code}\tP {lang_scores['p']:.4f}\tR {lang_scores['r']:.4f}\tF {lang_scores['f']:.4f}\t({lang_scores['n_docs']} docs)"
         )
     typer.echo(f"macro F over languages {scores['ents_macro_f']:.4f}; micro F {scores['ents_f']:.4f}")
     typer.echo(f"{scores['speed']['words_per_second']:.0f} words/s")
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         srsly.write_json(output, scores)
+
+
+@app.command("report")
+def report_command(
+    pipelines: List[str] = typer.Argument(..., help="NAME=PATH of each pipeline (folder or package) to compare, in table order"),
+    data: List[Path] = typer.Option(..., "--data", help=".spacy file, folder of them, or token<TAB>label file; repeatable"),
+    output: Path = typer.Option(Path("metrics/report"), "--output", "-o", help="Writes OUTPUT.json, OUTPUT.md and OUTPUT.png"),
+    source_lang: str = typer.Option("en", "--source", help="Source language, left out of the target average"),
+    lang: Optional[str] = typer.Option(None, "--lang", help="Language of token<TAB>label files (default: from the file or folder name)"),
+    limit: int = typer.Option(0, "--limit", help="Evaluate only the first N docs of each file (0: all)"),
+    batch_size: int = typer.Option(64, "--batch-size"),
+    labels: Optional[str] = typer.Option(None, "--labels", help="Comma-separated entity types to keep in the predictions"),
+    gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU to run on (-1: CPU)"),
+) -> None:
+    """Compare pipelines side by side: F1 per language and type, target macro F1, bar chart."""
+    from .report import compare_pipelines, report_markdown, write_report
+
+    named = {}
+    for option in pipelines:
+        name, sep, path = option.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise typer.BadParameter(f"expected NAME=PATH, got {option!r}", param_hint="PIPELINES")
+        if name.strip() in named:
+            raise typer.BadParameter(f"pipeline name {name.strip()!r} given twice", param_hint="PIPELINES")
+        named[name.strip()] = path.strip()
+    _use_gpu(gpu_id)
+    report = compare_pipelines(
+        named, data, source_lang=source_lang, lang=lang, limit=limit, batch_size=batch_size, labels=_split(labels)
+    )
+    paths = write_report(report, output)
+    typer.echo(report_markdown(report))
+    typer.echo(f"Wrote {', '.join(map(str, paths))}")
 
 
 @app.command("bench")
@@ -136,3 +170,15 @@ def codeswitch_command(
             f"of {coverage['entities']}\twords switched {coverage['words_switched_share']:.1%} of {coverage['words']}"
         )
     typer.echo(f"Wrote views to {output}")
+
+
+def _split(value: Optional[str]) -> Optional[List[str]]:
+    """A comma-separated option as a list, None when not given."""
+    return [part.strip() for part in value.split(",") if part.strip()] if value else None
+
+
+def _use_gpu(gpu_id: int) -> None:
+    if gpu_id >= 0:
+        import spacy
+
+        spacy.require_gpu(gpu_id)

@@ -1,0 +1,137 @@
+"""Side-by-side evaluation report of several pipelines: JSON, markdown and a bar chart.
+
+The project compares the baseline, MCL-NER and, once self-training is there,
+each of its rounds on the same test data. Every pipeline is scored by
+evaluate.evaluate_pipeline (seqeval, strict IOB2) and the report adds the
+macro average of F1 over the target languages, the paper's headline number.
+"""
+from pathlib import Path
+from statistics import mean
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+
+import spacy
+import srsly
+
+from .evaluate import ALL_TYPES, evaluate_pipeline
+
+PathOrName = Union[str, Path]
+
+
+def compare_pipelines(
+    pipelines: Mapping[str, PathOrName],
+    data: Sequence[Path],
+    *,
+    source_lang: str = "en",
+    lang: Optional[str] = None,
+    limit: int = 0,
+    batch_size: int = 64,
+    labels: Optional[Sequence[str]] = None,
+) -> Dict[str, Any]:
+    """Load and score each pipeline (name -> folder or package) on the same data.
+
+    Targets are the languages of the data other than source_lang; the report
+    holds each pipeline's full scores and their macro F1 over the targets.
+    """
+    if not pipelines:
+        raise ValueError("No pipelines to compare")
+    results: Dict[str, Any] = {}
+    for name, model in pipelines.items():
+        scores = evaluate_pipeline(
+            spacy.load(model), data, lang=lang, limit=limit, batch_size=batch_size, labels=labels
+        )
+        results[name] = {"model": str(model), "scores": scores}
+    langs = sorted({lang for result in results.values() for lang in result["scores"]["seqeval"]})
+    targets = [lang for lang in langs if lang != source_lang] or langs
+    for result in results.values():
+        per_lang = result["scores"]["seqeval"]
+        result["target_macro_f"] = mean(per_lang[lang][ALL_TYPES]["f"] if lang in per_lang else 0.0 for lang in targets)
+    return {
+        "data": [str(path) for path in data],
+        "limit": limit,
+        "labels": list(labels) if labels is not None else None,
+        "source_lang": source_lang,
+        "langs": langs,
+        "targets": targets,
+        "pipelines": results,
+    }
+
+
+def report_markdown(report: Mapping[str, Any]) -> str:
+    """F1 per language with the target average, then P/R/F1 per language and type."""
+    langs: List[str] = report["langs"]
+    results = report["pipelines"]
+    avg_name = f"avg ({', '.join(report['targets'])})"
+    limit = f", first {report['limit']} docs per file" if report["limit"] else ""
+    lines = [
+        "## Entity F1 per language",
+        "",
+        f"Strict entity scores (seqeval, IOB2) on {', '.join(report['data'])}{limit}; "
+        f"the average is the macro F1 over the target languages.",
+        "",
+        "| pipeline | " + " | ".join(langs) + f" | {avg_name} | words/s |",
+        "|---|" + "---:|" * (len(langs) + 2),
+    ]
+    for name, result in results.items():
+        per_lang = result["scores"]["seqeval"]
+        cells = [_percent(per_lang[lang][ALL_TYPES]["f"]) if lang in per_lang else "-" for lang in langs]
+        speed = result["scores"]["speed"]["words_per_second"]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {_percent(result['target_macro_f'])} | {speed:.0f} |")
+    lines += ["", "## Precision / recall / F1 per language and type"]
+    header = "| type | support | " + " | ".join(f"{name} P | {name} R | {name} F1" for name in results) + " |"
+    for lang in langs:
+        types = sorted(
+            {label for result in results.values() for label in result["scores"]["seqeval"].get(lang, {})} - {ALL_TYPES}
+        )
+        lines += ["", f"### {lang}", "", header, "|---|" + "---:|" * (1 + 3 * len(results))]
+        for label in [*types, ALL_TYPES]:
+            rows = [result["scores"]["seqeval"].get(lang, {}).get(label) for result in results.values()]
+            support = next((row["support"] for row in rows if row is not None), 0)
+            cells = [
+                " | ".join(_percent(row[key]) for key in ("p", "r", "f")) if row is not None else "- | - | -"
+                for row in rows
+            ]
+            lines.append(f"| {label} | {support} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_f1(report: Mapping[str, Any], path: Path) -> None:
+    """A PNG bar chart of F1 per language (and the target average), a bar per pipeline."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display needed
+    import matplotlib.pyplot as plt
+
+    groups = [*report["langs"], "avg targets"]
+    results = report["pipelines"]
+    width = 0.8 / len(results)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(groups) * max(1, len(results) / 2), 4))
+    for i, (name, result) in enumerate(results.items()):
+        per_lang = result["scores"]["seqeval"]
+        values = [100 * per_lang[lang][ALL_TYPES]["f"] if lang in per_lang else 0.0 for lang in report["langs"]]
+        values.append(100 * result["target_macro_f"])
+        positions = [x + (i - (len(results) - 1) / 2) * width for x in range(len(groups))]
+        bars = ax.bar(positions, values, width, label=name)
+        ax.bar_label(bars, fmt="%.1f", fontsize=7)
+    ax.set_xticks(range(len(groups)), groups)
+    ax.set_ylabel("entity F1")
+    ax.set_ylim(0, 100)
+    ax.set_title(f"Entity F1 per language (source: {report['source_lang']})")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_report(report: Mapping[str, Any], output: Path) -> List[Path]:
+    """Write OUTPUT.json, OUTPUT.md and OUTPUT.png; return their paths."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    paths = [output.with_suffix(suffix) for suffix in (".json", ".md", ".png")]
+    srsly.write_json(paths[0], report)
+    paths[1].write_text(report_markdown(report), encoding="utf8")
+    plot_f1(report, paths[2])
+    return paths
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.1f}"
