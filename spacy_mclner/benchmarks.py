@@ -1,0 +1,152 @@
+"""Where the benchmarks' files lie, and how their public downloads are laid out the same way.
+
+The project reads one layout, that of ../shared/data:
+
+    conll2003/{en,de}/SPLIT   conll2002/{es,nl}/SPLIT   panx/LANG/SPLIT
+
+one token and its tag a line (tab- or space-separated, tag last), a blank
+line after each sentence. The project's assets download the public sources;
+unpack_public_sources lays the archives among them out like this, so a copy
+on disk and a fresh download are read by the same commands.
+"""
+import io
+import tarfile
+import zipfile
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+from .corpus import convert_file
+
+BENCHMARKS = ("conll", "panx")
+_CONLL_FOLDERS = {"en": "conll2003/en", "de": "conll2003/de", "es": "conll2002/es", "nl": "conll2002/nl"}
+# Public archives (see project.yml's assets) and the splits taken from them.
+CONLL2003_ZIP = "conll2003.zip"
+PANX_ZIP = "panx_dataset.zip"
+_CONLL2003_MEMBERS = {"train.txt": "train", "valid.txt": "dev"}
+_PANX_SPLITS = ("train", "dev")
+
+
+def benchmark_file(data_dir: Path, benchmark: str, lang: str, split: str) -> Path:
+    """The path of one split of one language of a benchmark, checked to exist."""
+    if benchmark == "conll":
+        if lang not in _CONLL_FOLDERS:
+            raise ValueError(f"CoNLL has no {lang!r} data: it covers {', '.join(_CONLL_FOLDERS)}")
+        folder = _CONLL_FOLDERS[lang]
+    elif benchmark == "panx":
+        folder = f"panx/{lang}"
+    else:
+        raise ValueError(f"Unknown benchmark {benchmark!r}: expected one of {', '.join(BENCHMARKS)}")
+    path = Path(data_dir) / folder / split
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} not found: the {split} split of {benchmark} {lang!r} in the data folder {data_dir} "
+            "(laid out as its README says; see the project's `data` variable)"
+        )
+    return path
+
+
+def convert_benchmark(
+    data_dir: Path,
+    out_dir: Path,
+    *,
+    benchmark: str,
+    source: str,
+    targets: Sequence[str],
+    train_limit: int = 0,
+) -> Dict[str, int]:
+    """Write OUT/train.spacy from the source's train split and OUT/dev/LANG.spacy
+    from the dev split of the source and of each target; return the doc counts.
+
+    All input files are checked before anything is written. Other .spacy files
+    in OUT/dev, left by a run with other targets, are removed, since every file
+    there is scored.
+    """
+    langs = list(dict.fromkeys([source, *targets]))
+    jobs: List[Tuple[Path, Path, str, int]] = [
+        (benchmark_file(data_dir, benchmark, source, "train"), out_dir / "train.spacy", source, train_limit)
+    ]
+    jobs += [
+        (benchmark_file(data_dir, benchmark, lang, "dev"), out_dir / "dev" / f"{lang}.spacy", lang, 0) for lang in langs
+    ]
+    dev_dir = out_dir / "dev"
+    if dev_dir.is_dir():
+        for stale in dev_dir.glob("*.spacy"):
+            if stale.stem not in langs:
+                stale.unlink()
+    return {
+        str(output.relative_to(out_dir)): convert_file(input_path, output, lang=lang, limit=limit)
+        for input_path, output, lang, limit in jobs
+    }
+
+
+def unpack_public_sources(
+    raw_dir: Path, data_dir: Path, *, panx_langs: Optional[Sequence[str]] = None
+) -> List[Path]:
+    """Lay out the downloaded archives in raw_dir under data_dir; return the files written.
+
+    - conll2003.zip (train.txt, valid.txt): conll2003/en/{train,dev}
+    - panx_dataset.zip (LANG.tar.gz with train, dev, test of `LANG:token<TAB>tag`
+      lines): panx/LANG/{train,dev} without the `LANG:` prefixes, for the
+      languages in panx_langs (None: all). Target test sets stay packed: the
+      protocol picks and reports on dev.
+
+    CoNLL-2002 files need no unpacking; CoNLL-2003 German is not public.
+    """
+    written: List[Path] = []
+    conll_zip = raw_dir / CONLL2003_ZIP
+    panx_zip = raw_dir / PANX_ZIP
+    if not conll_zip.is_file() and not panx_zip.is_file():
+        raise FileNotFoundError(f"Neither {conll_zip} nor {panx_zip} found: fetch them with the project's assets")
+    if conll_zip.is_file():
+        with zipfile.ZipFile(conll_zip) as archive:
+            members = {Path(name).name: name for name in archive.namelist()}
+            for member, split in _CONLL2003_MEMBERS.items():
+                if member not in members:
+                    raise ValueError(f"{conll_zip} holds no {member}")
+                written.append(_write(data_dir / "conll2003" / "en" / split, archive.read(members[member])))
+    if panx_zip.is_file():
+        wanted = set(panx_langs) if panx_langs is not None else None
+        found = set()
+        for lang, split, lines in _panx_files(panx_zip, wanted):
+            found.add(lang)
+            written.append(_write(data_dir / "panx" / lang / split, lines))
+        missing = sorted((wanted or set()) - found)
+        if missing:
+            raise ValueError(f"{panx_zip} has no data for {', '.join(missing)}")
+    return written
+
+
+def _panx_files(panx_zip: Path, langs: Optional[set]) -> Iterator[Tuple[str, str, bytes]]:
+    """(language, split, file content without `LANG:` prefixes) from XTREME's PAN-X archive."""
+    with zipfile.ZipFile(panx_zip) as archive:
+        for name in archive.namelist():
+            if not name.endswith(".tar.gz"):
+                continue
+            lang = Path(name).name[: -len(".tar.gz")]
+            if langs is not None and lang not in langs:
+                continue
+            with tarfile.open(fileobj=io.BytesIO(archive.read(name)), mode="r:gz") as tar:
+                for member in tar.getmembers():
+                    split = Path(member.name).name
+                    if member.isfile() and split in _PANX_SPLITS:
+                        content = tar.extractfile(member).read()  # type: ignore[union-attr]
+                        yield lang, split, _strip_lang_prefixes(content, lang, f"{panx_zip}:{name}:{split}")
+
+
+def _strip_lang_prefixes(content: bytes, lang: str, where: str) -> bytes:
+    """Drop the `LANG:` that PAN-X puts before every token."""
+    prefix = f"{lang}:".encode("utf8")
+    lines = []
+    for line_number, line in enumerate(content.splitlines(), start=1):
+        if line.strip():
+            if not line.startswith(prefix):
+                raise ValueError(f"{where}:{line_number}: expected a line starting with {prefix.decode()!r}, got {line[:40]!r}")
+            line = line[len(prefix) :]
+        lines.append(line)
+    return b"\n".join(lines) + b"\n"
+
+
+def _write(path: Path, content: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
