@@ -1,12 +1,18 @@
-"""Speed benchmark: inference and training words/s of NER pipelines on the same data.
+"""Benchmark NER pipelines on the same data: words/s, and peak memory on a short and a long doc.
 
-Numbers go to JSON and markdown files; nothing here asserts a speed.
+Numbers go to JSON and markdown files; nothing here asserts a speed or a size.
 """
+import json
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Sequence
+from typing import Any, Callable, Dict, List, Sequence, Tuple, Union
 
+import srsly
 from spacy.language import Language
+from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import minibatch
 
@@ -14,6 +20,10 @@ from .corpus import create_labelled_corpus_reader
 
 
 REPEATS = 3
+# Words of the short and the long doc whose peak memory is compared.
+MEMORY_WORDS = (50, 5000)
+# The child process that measures one pipeline on one doc (see peak_memory).
+_MEASURE = "import sys; from spacy_mclner.bench import measure_peak_memory; measure_peak_memory(*sys.argv[1:])"
 
 
 def _words_per_second(run: Callable[[], Any], n_words: int) -> float:
@@ -68,8 +78,8 @@ def bench_pipeline(
     }
 
 
-def bench_markdown(results: Dict[str, Dict[str, float]]) -> str:
-    """A markdown table of bench_pipeline results, one row per pipeline."""
+def bench_markdown(results: Dict[str, Dict[str, Any]]) -> str:
+    """Markdown tables of bench_pipeline results, and of bench_memory's under "memory" where present."""
     lines = [
         "| pipeline | inference words/s | encoder forward words/s | training words/s | docs | words |",
         "|---|---:|---:|---:|---:|---:|",
@@ -79,7 +89,134 @@ def bench_markdown(results: Dict[str, Dict[str, float]]) -> str:
             f"| {name} | {r['inference_words_per_second']:.0f} | {r['encoder_forward_words_per_second']:.0f} "
             f"| {r['training_words_per_second']:.0f} | {r['n_docs']} | {r['n_words']} |"
         )
+    memory = {name: r["memory"] for name, r in results.items() if "memory" in r}
+    if memory:
+        lines += [
+            "",
+            "| pipeline | sentence boundaries | loading peak MB | after loading MB "
+            "| short doc peak MB | long doc peak MB | long / short |",
+            "|---|---|---:|---:|---:|---:|---:|",
+        ]
+        for name, runs in memory.items():
+            for boundaries, m in runs.items():
+                lines.append(
+                    f"| {name} | {boundaries} | {m['load_peak_mb']:.0f} | {m['loaded_mb']:.0f} "
+                    f"| {m['short_peak_mb']:.0f} ({m['short_words']} words) "
+                    f"| {m['long_peak_mb']:.0f} ({m['long_words']} words) | {m['long_to_short']:.2f} |"
+                )
     return "\n".join(lines) + "\n"
+
+
+def bench_memory(
+    model: Union[str, Path], examples: Sequence[Example], *, words: Tuple[int, int] = MEMORY_WORDS
+) -> Dict[str, Dict[str, Any]]:
+    """Peak memory of a saved pipeline on a short and on a long doc, with and without sentences.
+
+    Each doc runs in a fresh process (see measure_peak_memory), so no run sees
+    another's high-water mark. The docs join the examples' sentences.
+    """
+    short_words, long_words = words
+    results = {}
+    for boundaries in ("with", "without"):
+        short, long = (
+            peak_memory(model, concatenated_doc(examples, n_words, sentences=boundaries == "with"))
+            for n_words in (short_words, long_words)
+        )
+        results[boundaries] = {
+            "short_words": short_words,
+            "long_words": long_words,
+            "load_peak_mb": short["load_peak_mb"],
+            "loaded_mb": short["loaded_mb"],
+            "short_peak_mb": short["peak_mb"],
+            "long_peak_mb": long["peak_mb"],
+            "long_to_short": long["peak_mb"] / short["peak_mb"],
+        }
+    return results
+
+
+def concatenated_doc(examples: Sequence[Example], n_words: int, *, sentences: bool) -> Dict[str, Any]:
+    """Words, spaces and (with `sentences`) sentence starts of one doc of `n_words` words.
+
+    It joins the examples' docs in order, repeating them when they hold fewer
+    words; without `sentences` the doc has no sentence boundaries at all.
+    """
+    docs = [eg.predicted for eg in examples if len(eg.predicted)]
+    if not docs:
+        raise ValueError("Cannot build a doc from examples without words")
+    words: List[str] = []
+    starts: List[bool] = []
+    while len(words) < n_words:
+        for doc in docs:
+            words.extend(token.text for token in doc)
+            starts.extend(token.i == 0 for token in doc)
+    return {
+        "words": words[:n_words],
+        "spaces": [True] * n_words,
+        "sent_starts": starts[:n_words] if sentences else None,
+    }
+
+
+def peak_memory(model: Union[str, Path], doc: Dict[str, Any]) -> Dict[str, float]:
+    """Run `measure_peak_memory` in a fresh Python process; its report as a dict."""
+    with tempfile.TemporaryDirectory() as tmp:
+        doc_path = Path(tmp) / "doc.json"
+        srsly.write_json(doc_path, doc)
+        result = subprocess.run(
+            [sys.executable, "-c", _MEASURE, str(model), str(doc_path)], capture_output=True, text=True
+        )
+    if result.returncode != 0:
+        raise RuntimeError(f"Measuring the peak memory of {model} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def measure_peak_memory(model: str, doc_path: str) -> None:
+    """Load the pipeline and run it on the doc; print the resident memory in MB (2**20 bytes) as JSON.
+
+    load_peak_mb: the peak while loading; loaded_mb: what stays resident after
+    it (mostly the model); peak_mb: the peak while running the doc, model
+    included. The peak is reset after loading, because deserialising holds the
+    weights twice and so peaks above any doc. Linux's per-process counters are
+    read rather than getrusage's ru_maxrss, which a child process inherits
+    from its parent at exec (the bench's parent holds a loaded pipeline).
+    """
+    import spacy
+
+    nlp = spacy.load(model)
+    data = srsly.read_json(doc_path)
+    doc = Doc(nlp.vocab, words=data["words"], spaces=data["spaces"], sent_starts=data["sent_starts"])
+    loaded = _resident_mb()
+    _reset_peak()
+    nlp(doc)
+    report = {
+        "load_peak_mb": loaded["VmHWM"],
+        "loaded_mb": loaded["VmRSS"],
+        "peak_mb": _resident_mb()["VmHWM"],
+        "n_words": len(doc),
+        "sentences": doc.has_annotation("SENT_START"),
+    }
+    print(json.dumps(report))
+
+
+def _resident_mb() -> Dict[str, float]:
+    """This process's resident memory now (VmRSS) and at its peak (VmHWM), in MB, read at once."""
+    fields = {}
+    for line in _proc_self("status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            fields[name] = int(value.split()[0]) / 1024  # kB
+    return fields
+
+
+def _reset_peak() -> None:
+    """Set this process's peak resident memory (VmHWM) to its current size."""
+    _proc_self("clear_refs").write_text("5")
+
+
+def _proc_self(name: str) -> Path:
+    path = Path("/proc/self") / name
+    if not path.exists():
+        raise RuntimeError(f"Measuring peak memory needs Linux's {path}; run the bench with --no-memory")
+    return path
 
 
 def load_examples(nlp: Language, data: Path, limit: int) -> List[Example]:

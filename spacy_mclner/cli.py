@@ -110,18 +110,21 @@ def bench_command(
     limit: int = typer.Option(512, "--limit", help="Docs to run inference on"),
     batch_size: int = typer.Option(32, "--batch-size"),
     train_batches: int = typer.Option(8, "--train-batches"),
+    memory: bool = typer.Option(True, "--memory/--no-memory", help="Also measure peak memory on a 50- and a 5,000-word doc"),
 ) -> None:
-    """Inference, encoder-forward and training words/s of each pipeline, on this machine."""
+    """Inference, encoder-forward and training words/s of each pipeline, and peak memory, on this machine."""
     import spacy
     import srsly
 
-    from .bench import bench_markdown, bench_pipeline, load_examples
+    from .bench import bench_markdown, bench_memory, bench_pipeline, load_examples
 
     results = {}
     for model in models:
         nlp = spacy.load(model)
         examples = load_examples(nlp, data, limit)
         results[str(model)] = bench_pipeline(nlp, examples, batch_size=batch_size, train_batches=train_batches)
+        if memory:
+            results[str(model)]["memory"] = bench_memory(model, examples)
         typer.echo(f"{model}: {results[str(model)]}")
     output.parent.mkdir(parents=True, exist_ok=True)
     srsly.write_json(output.with_suffix(".json"), results)
