@@ -55,6 +55,34 @@ def band_mask(n_words: int, max_width: int) -> numpy.ndarray:
     return ((offsets >= 0) & (offsets < max_width)) | (offsets == -1)
 
 
+def band_size(n_words: int, max_width: int) -> int:
+    """Number of cells in the band of a sentence (see band_mask), without building the grid."""
+    return int(_band_row_counts(n_words, max_width).sum())
+
+
+def band_index(n_words: int, max_width: int, rows: numpy.ndarray, cols: numpy.ndarray) -> numpy.ndarray:
+    """Position of band cells (rows, cols) among the band's cells in row-major order.
+
+    The band of a long sentence is stored compactly as that flat list of cells
+    (teacher distributions of pseudo-labelled text); this finds a cell in it in
+    memory linear in the number of cells looked up, whatever the sentence length.
+    """
+    rows = numpy.asarray(rows, dtype="int64")
+    cols = numpy.asarray(cols, dtype="int64")
+    offsets = rows - cols
+    if ((offsets < -1) | (offsets >= max_width) | (rows < 0) | (cols < 0) | (rows >= n_words) | (cols >= n_words)).any():
+        raise ValueError(f"Cells outside the band of a sentence of {n_words} words (max width {max_width})")
+    counts = _band_row_counts(n_words, max_width)
+    row_starts = numpy.cumsum(counts) - counts
+    return row_starts[rows] + cols - numpy.maximum(0, rows - max_width + 1)
+
+
+def _band_row_counts(n_words: int, max_width: int) -> numpy.ndarray:
+    """Band cells per row: columns max(0, row - max_width + 1) up to min(n_words - 1, row + 1)."""
+    rows = numpy.arange(n_words, dtype="int64")
+    return numpy.minimum(n_words - 1, rows + 1) - numpy.maximum(0, rows - max_width + 1) + 1
+
+
 def spans_to_grid(
     starts: Sequence[int], ends: Sequence[int], labels: Sequence[int], n_words: int
 ) -> numpy.ndarray:

@@ -8,7 +8,9 @@ from spacy_mclner.grid import (
     NNW,
     NONE,
     ScoredSpans,
+    band_index,
     band_mask,
+    band_size,
     decode_grid,
     resolve_overlaps,
     concat_spans,
@@ -92,6 +94,15 @@ def test_band_mask_holds_thw_band_and_nnw_cells():
     mask = band_mask(5, 2)
     assert mask[0, 0] and mask[1, 0] and not mask[2, 0]
     assert mask[0, 1] and not mask[0, 2]
+
+
+@pytest.mark.parametrize("n_words,max_width", [(1, 4), (5, 2), (7, 7), (9, 20), (40, 6)])
+def test_band_index_numbers_the_band_cells_in_row_major_order(n_words: int, max_width: int):
+    rows, cols = numpy.nonzero(band_mask(n_words, max_width))
+    assert band_size(n_words, max_width) == len(rows)
+    numpy.testing.assert_array_equal(band_index(n_words, max_width, rows, cols), numpy.arange(len(rows)))
+    with pytest.raises(ValueError, match="outside the band"):
+        band_index(n_words, max_width, numpy.array([0]), numpy.array([max(2, n_words)]))
 
 
 def test_grid_windows_short_sentence_is_one_window():
