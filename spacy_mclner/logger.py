@@ -7,7 +7,7 @@ import srsly
 from spacy.language import Language
 from wasabi import Printer
 
-LOSS_PARTS = ("ce", "ce_view", "sc", "tc")
+LOSS_PARTS = ("ce", "ce_view", "sc", "tc", "ce_pseudo", "mse")
 msg = Printer(no_print=True)
 
 
@@ -15,7 +15,7 @@ msg = Printer(no_print=True)
 def console_logger(
     output_file: Optional[str] = None,
 ) -> Callable[[Language, IO, IO], Tuple[Callable[[Optional[Dict[str, Any]]], None], Callable[[], None]]]:
-    """Like spacy.ConsoleLogger, plus the loss parts (L_ce, L_ce on views, L_sc, L_tc) of mclner pipes.
+    """Like spacy.ConsoleLogger, plus the loss parts of mclner pipes (L_ce on sources, views and pseudo-labels, L_sc, L_tc, L_mse).
 
     output_file: also write one JSON line per evaluation here.
     """

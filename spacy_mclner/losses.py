@@ -32,6 +32,22 @@ def grid_cross_entropy(logits: Tensor, targets: Tensor, none_weight: float = 1.0
     return (per_cell * weights).sum() / weights.sum().clamp(min=1e-12)
 
 
+def relation_mse(logits: Tensor, teacher: Tensor) -> Tensor:
+    """L_mse: squared distance between the student's and the teacher's relation distributions (eq. 10).
+
+    `logits` are the student's (K, C) scores of K grid cells, `teacher` the frozen
+    teacher's (K, C) class probabilities of the same cells. The squared errors are
+    summed over classes and averaged over cells, so the loss lies in [0, 2] and
+    does not depend on how many cells a batch holds.
+    """
+    if logits.shape != teacher.shape or logits.dim() != 2:
+        raise ValueError(f"relation_mse needs two (K, C) tensors of one shape, got {tuple(logits.shape)} and {tuple(teacher.shape)}")
+    if logits.shape[0] == 0:
+        return logits.sum() * 0.0
+    student = torch.softmax(logits, dim=-1)
+    return ((student - teacher) ** 2).sum(dim=-1).mean()
+
+
 def info_nce(anchors: Tensor, positives: Tensor, temperature: float) -> Tensor:
     """Symmetric InfoNCE: row k of `anchors` and of `positives` are a positive pair.
 

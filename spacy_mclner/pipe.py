@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy
+import spacy
 import srsly
 import torch
 from spacy.language import Language
@@ -25,10 +26,11 @@ from .grid import (
     resolve_overlaps,
     spans_to_grid,
 )
-from .losses import grid_cross_entropy, info_nce
-from .model import GridBatch, GridGradient, build_head
+from .losses import grid_cross_entropy, info_nce, relation_mse
+from .model import GridBatch, GridGradient, GridWindow, build_head
 from .multiview import PAIR_KEY, aligned_cells, expand_views
 from .scoring import score_entities
+from .teacher import check_single_sentence, get_teacher_distributions, has_teacher_distributions, owned_band_cells
 
 default_model_config = """
 [model]
@@ -82,6 +84,7 @@ SORT_BUFFER_BATCHES = 8
         "tc_weight": 0.5,
         "temperature": 0.1,
         "tc_other_cells": 16,
+        "mse_weight": 0.0,
         "scorer": {"@scorers": "spacy_mclner.scorer.v1"},
     },
     default_score_weights={
@@ -107,6 +110,7 @@ def make_mclner(
     tc_weight: float,
     temperature: float,
     tc_other_cells: int,
+    mse_weight: float,
     scorer: Optional[Callable],
 ) -> "MCLNER":
     """Create an `mclner` component: flat entities in `Doc.ents`, scored candidates in `Doc.spans`.
@@ -123,6 +127,8 @@ def make_mclner(
     temperature: InfoNCE temperature of both contrastive losses.
     tc_other_cells: cells between kept words sampled per sentence for L_tc,
         besides all aligned entity cells.
+    mse_weight: weight of L_mse between the student's and the teacher's cell
+        distributions on pseudo-labelled docs (self-training); 0 in the source stage.
     """
     return MCLNER(
         nlp.vocab,
@@ -138,6 +144,7 @@ def make_mclner(
         tc_weight=tc_weight,
         temperature=temperature,
         tc_other_cells=tc_other_cells,
+        mse_weight=mse_weight,
         scorer=scorer,
     )
 
@@ -161,6 +168,7 @@ class MCLNER(TrainablePipe):
         tc_weight: float = 0.5,
         temperature: float = 0.1,
         tc_other_cells: int = 16,
+        mse_weight: float = 0.0,
         scorer: Optional[Callable] = score_entities,
     ) -> None:
         if max_entity_width < 1:
@@ -184,6 +192,7 @@ class MCLNER(TrainablePipe):
             "tc_weight": tc_weight,
             "temperature": temperature,
             "tc_other_cells": tc_other_cells,
+            "mse_weight": mse_weight,
         }
         # The model bands its grids by the entity width the component decodes and trains.
         self.model.attrs["max_entity_width"] = max_entity_width
@@ -236,28 +245,22 @@ class MCLNER(TrainablePipe):
         return self.model.predict(list(docs))
 
     def set_annotations(self, docs: Iterable[Doc], grid: GridBatch) -> None:
-        """Decode each window's grid into `Doc.ents` and all candidates into `Doc.spans`.
-
-        A window keeps the candidates that start in its own range; the own ranges of
-        a sentence's windows partition it, so each candidate is decoded once.
-        """
+        """Decode each window's grid into `Doc.ents` and all candidates into `Doc.spans`."""
         docs = list(docs)
-        candidates: List[List[Tuple[int, ScoredSpans]]] = [[] for _ in docs]
-        if grid.windows:
-            probs = self.model.ops.to_numpy(self.model.ops.softmax(grid.logits, axis=-1))
-            for row, window in enumerate(grid.windows):
-                n_words = window.end - window.start
-                spans = decode_grid(
-                    probs[row, :n_words, :n_words],
-                    self.cfg["max_entity_width"],
-                    require_nnw=self.cfg["require_nnw"],
-                    threshold=self.cfg["threshold"],
-                )
-                starts = spans.starts + window.start
-                owned = (starts >= window.own_start) & (starts < window.own_end)
-                candidates[window.doc].append((window.start, spans.select(owned)))
-        for doc, doc_candidates in zip(docs, candidates):
-            self._annotate(doc, concat_spans(doc_candidates))
+        candidates = decode_windows(
+            grid.windows,
+            self.probabilities(grid),
+            len(docs),
+            self.cfg["max_entity_width"],
+            require_nnw=self.cfg["require_nnw"],
+            threshold=self.cfg["threshold"],
+        )
+        for doc, spans in zip(docs, candidates):
+            self._annotate(doc, spans)
+
+    def probabilities(self, grid: GridBatch) -> numpy.ndarray:
+        """Class probabilities of every cell of the batch's window grids, as numpy."""
+        return self.model.ops.to_numpy(self.model.ops.softmax(grid.logits, axis=-1))
 
     def _annotate(self, doc: Doc, spans: ScoredSpans) -> None:
         """Set the flat entities and the scored candidates (doc token offsets) of one doc.
@@ -310,20 +313,28 @@ class MCLNER(TrainablePipe):
         return losses
 
     def get_loss(self, examples: Iterable[Example], grid: GridBatch) -> Tuple[float, GridGradient]:
-        """The source-stage objective (eq. 8); returns (loss, gradients of the grid outputs).
+        """The training objective; returns (loss, gradients of the grid outputs).
 
-        L_ce over the source sentences' grid cells, plus, for batches with
-        code-switched views: L_ce over the views' cells, `sc_weight * L_sc` over
-        the sentence vectors and `tc_weight * L_tc` over the projected pair
-        representations of aligned cells. The parts are kept in `_loss_parts`
-        so that update() can log them one by one.
+        Source stage (eq. 8): L_ce over the source sentences' grid cells, plus,
+        for batches with code-switched views, L_ce over the views' cells,
+        `sc_weight * L_sc` over the sentence vectors and `tc_weight * L_tc` over
+        the projected pair representations of aligned cells. Self-training
+        (eq. 9, 10) adds, for pseudo-labelled docs (those carrying teacher
+        distributions), L_ce over their cells and `mse_weight * L_mse` towards
+        the teacher's distributions of their band cells; L_tc keeps coming from
+        the source/view pairs, the only sentences with aligned cells. The parts
+        are kept in `_loss_parts` so that update() can log them one by one.
         """
         examples = list(examples)
         targets = torch.as_tensor(self._grid_targets(examples, grid))
         is_view = torch.as_tensor([PAIR_KEY in examples[w.doc].reference.user_data for w in grid.windows], dtype=torch.bool)
+        is_pseudo = torch.as_tensor(
+            [has_teacher_distributions(examples[w.doc].reference) for w in grid.windows], dtype=torch.bool
+        )
         logits = xp2torch(grid.logits, requires_grad=True)
         none_weight = self.cfg["none_weight"]
-        parts = {"ce": grid_cross_entropy(logits[~is_view], targets[~is_view], none_weight=none_weight)}
+        is_source = ~is_view & ~is_pseudo
+        parts = {"ce": grid_cross_entropy(logits[is_source], targets[is_source], none_weight=none_weight)}
         sentences = projections = None
         if bool(is_view.any()):
             parts["ce_view"] = grid_cross_entropy(logits[is_view], targets[is_view], none_weight=none_weight)
@@ -336,12 +347,42 @@ class MCLNER(TrainablePipe):
             if self.cfg["tc_weight"] and window_pairs:
                 projections = xp2torch(grid.projections, requires_grad=True)
                 parts["tc"] = self._relation_contrast(examples, grid, window_pairs, projections)
-        weights = {"ce": 1.0, "ce_view": 1.0, "sc": self.cfg["sc_weight"], "tc": self.cfg["tc_weight"]}
+        if bool(is_pseudo.any()):
+            parts["ce_pseudo"] = grid_cross_entropy(logits[is_pseudo], targets[is_pseudo], none_weight=none_weight)
+            if self.cfg["mse_weight"]:
+                parts["mse"] = self._teacher_mse(examples, grid, is_pseudo.nonzero().flatten().tolist(), logits)
+        weights = {
+            "ce": 1.0,
+            "ce_view": 1.0,
+            "sc": self.cfg["sc_weight"],
+            "tc": self.cfg["tc_weight"],
+            "ce_pseudo": 1.0,
+            "mse": self.cfg["mse_weight"],
+        }
         loss = sum(weights[name] * value for name, value in parts.items())
         loss.backward()
         self._loss_parts = {name: float(value.item()) for name, value in parts.items()}
         gradients = tuple(None if t is None else torch2xp(t.grad) for t in (logits, sentences, projections))
         return float(loss.item()), gradients
+
+    def _teacher_mse(self, examples: List[Example], grid: GridBatch, rows: List[int], logits: torch.Tensor) -> torch.Tensor:
+        """L_mse over the band cells of pseudo-labelled windows `rows`, each cell counted in the window owning it."""
+        width = self.cfg["max_entity_width"]
+        teachers: Dict[int, numpy.ndarray] = {}
+        index: List[numpy.ndarray] = []
+        targets: List[numpy.ndarray] = []
+        for row in rows:
+            window = grid.windows[row]
+            reference = examples[window.doc].reference
+            if window.doc not in teachers:
+                check_single_sentence(reference, grid.sentences[window.sentence])
+                teachers[window.doc] = get_teacher_distributions(reference, self.labels, width)
+            cell_rows, cell_cols, positions = owned_band_cells(window, grid.sentences[window.sentence], width)
+            index.append(numpy.stack([numpy.full_like(cell_rows, row), cell_rows, cell_cols], axis=1))
+            targets.append(teachers[window.doc][positions])
+        cells = torch.as_tensor(numpy.concatenate(index), dtype=torch.long)
+        teacher = torch.as_tensor(numpy.concatenate(targets))
+        return relation_mse(logits[cells[:, 0], cells[:, 1], cells[:, 2]], teacher)
 
     def _relation_contrast(
         self, examples: List[Example], grid: GridBatch, pairs: List[Tuple[int, int]], projections: torch.Tensor
@@ -421,9 +462,19 @@ class MCLNER(TrainablePipe):
         *,
         nlp: Optional[Language] = None,
         labels: Optional[Sequence[str]] = None,
+        init_from: Optional[Path] = None,
     ) -> None:
-        """Set the labels (given, or read from the examples) and initialise encoder and head."""
+        """Set the labels (given, or read from the examples) and initialise encoder and head.
+
+        init_from: a trained pipeline whose `mclner` weights and labels this pipe
+            starts from: in self-training the student starts as its teacher.
+            spaCy's `source` would copy the teacher's settings with its weights,
+            but the student trains with its own (mse_weight, tc_weight...).
+        """
         validate_get_examples(get_examples, "MCLNER.initialize")
+        if init_from is not None:
+            self._initialize_from(Path(init_from), labels)
+            return
         if labels is not None:
             for label in labels:
                 self.add_label(label)
@@ -440,6 +491,24 @@ class MCLNER(TrainablePipe):
         self.model.set_dim("nO", n_relation_classes(len(self.labels)))
         self.model.initialize(X=docs)
         self.cfg["encoder_width"] = self.model.get_dim("nI")
+
+    def _initialize_from(self, path: Path, labels: Optional[Sequence[str]]) -> None:
+        """Copy the labels and weights of the `mclner` pipe of the pipeline at `path`."""
+        _, teacher = load_mclner(path)
+        if labels is not None and sorted(labels) != list(teacher.labels):
+            raise ValueError(f"init_from {path} has labels {list(teacher.labels)}, but labels {list(labels)} were given")
+        self.cfg["labels"] = list(teacher.labels)
+        self.cfg["encoder_width"] = teacher.cfg["encoder_width"]
+        self._initialize_before_deserializing()
+        try:
+            self.model.from_bytes(teacher.model.to_bytes())
+        except (ValueError, RuntimeError) as error:  # thinc's, or torch's on differing shapes
+            raise ValueError(
+                f"Cannot start '{self.name}' from {path}: its model is not built like this config's "
+                f"[components.{self.name}.model] (copy the model section of {path / 'config.cfg'}): {error}"
+            ) from error
+        # Deserialising restores the teacher's model attributes; the band is this component's setting.
+        self.model.attrs["max_entity_width"] = self.cfg["max_entity_width"]
 
     def _initialize_before_deserializing(self) -> None:
         """Build the relation head from cfg so that saved weights have somewhere to go."""
@@ -463,6 +532,43 @@ class MCLNER(TrainablePipe):
         self.cfg.update(srsly.read_json(cfg_path))
         self._initialize_before_deserializing()
         return super().from_disk(path, exclude=exclude)
+
+
+def load_mclner(path: Union[str, Path]) -> Tuple[Language, MCLNER]:
+    """A trained pipeline and its `mclner` pipe, with errors that name the folder."""
+    path = Path(path)
+    if not (path / "config.cfg").is_file():
+        raise ValueError(f"{path} is not a trained spaCy pipeline folder: it has no config.cfg")
+    nlp = spacy.load(path)
+    pipes = [pipe for _, pipe in nlp.pipeline if isinstance(pipe, MCLNER)]
+    if len(pipes) != 1:
+        found = "no" if not pipes else f"{len(pipes)}"
+        raise ValueError(f"The pipeline in {path} has {found} `mclner` pipes, one is needed (its pipes: {nlp.pipe_names})")
+    return nlp, pipes[0]
+
+
+def decode_windows(
+    windows: Sequence[GridWindow],
+    probs: numpy.ndarray,
+    n_docs: int,
+    max_width: int,
+    *,
+    require_nnw: bool,
+    threshold: float,
+) -> List[ScoredSpans]:
+    """Entity candidates of each doc, in doc token offsets, from its windows' class probabilities.
+
+    A window keeps the candidates that start in its own range; the own ranges of
+    a sentence's windows partition it, so each candidate is decoded once.
+    """
+    candidates: List[List[Tuple[int, ScoredSpans]]] = [[] for _ in range(n_docs)]
+    for row, window in enumerate(windows):
+        n_words = window.end - window.start
+        spans = decode_grid(probs[row, :n_words, :n_words], max_width, require_nnw=require_nnw, threshold=threshold)
+        starts = spans.starts + window.start
+        owned = (starts >= window.own_start) & (starts < window.own_end)
+        candidates[window.doc].append((window.start, spans.select(owned)))
+    return [concat_spans(parts) for parts in candidates]
 
 
 def _paired_rows(examples: List[Example], owners: Sequence[int]) -> List[Tuple[int, int]]:
