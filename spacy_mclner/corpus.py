@@ -44,6 +44,27 @@ def get_doc_lang(doc: Doc) -> Optional[str]:
     return doc.user_data.get(LANG_KEY)
 
 
+def check_known_lang(lang: str) -> None:
+    """Raise unless spaCy or CLDR (babel) knows the language code `lang`.
+
+    A typo ("ge" for German) would otherwise label a corpus under a language
+    that no dev set scores. spaCy alone knows too few of the PAN-X languages
+    (not jv, ka, kk, my or sw), CLDR alone not spaCy's multi-language "xx".
+    """
+    import babel
+
+    _validate_lang(lang)
+    try:
+        spacy.util.get_lang_class(lang)
+        return
+    except ImportError:
+        pass
+    try:
+        babel.Locale.parse(lang)
+    except (ValueError, babel.UnknownLocaleError):
+        raise ValueError(f"Unknown language code {lang!r}: neither spaCy nor CLDR (babel) knows it") from None
+
+
 def _validate_lang(lang: str) -> None:
     if not isinstance(lang, str) or not _LANG_PATTERN.fullmatch(lang):
         raise ValueError(

@@ -7,7 +7,7 @@ language on its own and their macro average (ents_macro_f).
 
 from collections import defaultdict
 from statistics import mean
-from typing import Any, Callable, Dict, Iterable, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, Sequence, Set, Tuple
 
 import spacy
 from spacy.scorer import PRFScore
@@ -69,6 +69,12 @@ def score_entities(examples: Iterable[Example]) -> Dict[str, Any]:
             mean(s["f"] for s in lang_scores.values()) if lang_scores else 0.0
         ),
     }
+
+
+def restrict_labels(docs: Iterable[Doc], labels: Sequence[str]) -> None:
+    """Drop the entities of other types than `labels`, for gold with fewer types than the model (CoNLL on PAN-X)."""
+    for doc in docs:
+        doc.set_ents([ent for ent in doc.ents if ent.label_ in labels], default="outside")
 
 
 def _entity_offsets(doc: Doc) -> Dict[str, Set[Tuple[int, int]]]:
