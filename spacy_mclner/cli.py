@@ -1,6 +1,6 @@
 """Command-line interface: `python -m spacy_mclner COMMAND`."""
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import typer
 
@@ -149,12 +149,9 @@ def codeswitch_command(
     """Make code-switched views of an English corpus: entities and some words translated."""
     from .codeswitch import codeswitch_file
 
-    word_pair_paths = {}
-    for option in dicts:
-        lang, sep, path = option.partition("=")
-        if not sep or not lang.strip() or not path.strip():
-            raise typer.BadParameter(f"expected LANG=PATH, got {option!r}", param_hint="--dict")
-        word_pair_paths.setdefault(lang.strip(), []).append(Path(path.strip()))
+    word_pair_paths: Dict[str, List[Path]] = {}
+    for lang, path in _lang_paths(dicts, "--dict"):
+        word_pair_paths.setdefault(lang, []).append(path)
     result = codeswitch_file(
         source,
         output,
@@ -218,3 +215,117 @@ def _use_gpu(gpu_id: int) -> None:
         import spacy
 
         spacy.require_gpu(gpu_id)
+
+
+# Pseudo-labelling keeps a sentence only when every entity's score reaches this.
+PSEUDO_LABEL_THRESHOLD = 0.9
+
+
+@app.command("pseudo-label")
+def pseudo_label_command(
+    model: Path = typer.Argument(..., help="Trained pipeline folder with an mclner pipe: the teacher"),
+    unlabeled: Path = typer.Argument(..., help="Target text: one token a line, blank line between sentences (the benchmarks' `unlabeled`), or with --text one sentence a line"),
+    output: Path = typer.Argument(..., help="Output .spacy file of the kept, pseudo-labelled sentences"),
+    lang: str = typer.Option(..., "--lang", help="Language of the text (a code spaCy or CLDR knows)"),
+    threshold: float = typer.Option(PSEUDO_LABEL_THRESHOLD, "--threshold", help="Minimal score of every entity of a kept sentence"),
+    text: bool = typer.Option(False, "--text", help="UNLABELED is raw text, one sentence a line"),
+    limit: int = typer.Option(0, "--limit", help="Pseudo-label only the first N sentences (0: all)"),
+    dev: Optional[Path] = typer.Option(None, "--dev", help="Labelled LANG sentences (.spacy file or folder, or token<TAB>label file): report the kept labels' quality on them"),
+    labels: Optional[str] = typer.Option(None, "--labels", help="Comma-separated types to score in the quality (e.g. PER,LOC,ORG for PAN-X)"),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write the report as JSON here"),
+    batch_size: int = typer.Option(64, "--batch-size"),
+) -> None:
+    """Label target text with a trained pipeline, keeping the sentences whose every entity is sure and whole."""
+    import srsly
+
+    from .pipe import load_mclner
+    from .pseudo_label import pseudo_label_corpus, read_gold, read_unlabeled
+
+    nlp, pipe = load_mclner(model)
+    docs = read_unlabeled(unlabeled, nlp, lang, text=text, limit=limit)
+    gold = read_gold(dev, nlp, lang) if dev is not None else None
+    result = pseudo_label_corpus(
+        pipe, docs, output, lang=lang, threshold=threshold, gold=gold, labels=_split(labels), batch_size=batch_size
+    )
+    typer.echo(
+        f"{lang}\tkept {result.kept_sentences} of {result.sentences} sentences, {result.kept_entities} entities "
+        f"{result.entities_per_label}\t-> {output}"
+    )
+    if result.quality is not None:
+        quality = result.quality
+        typer.echo(
+            f"{lang}\tpseudo-label quality on {quality['kept_sentences']} kept of {quality['sentences']} dev sentences: "
+            f"P {quality['p']:.4f}\tR {quality['r']:.4f}\tF {quality['f']:.4f}"
+        )
+    if report is not None:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        srsly.write_json(report, result.to_dict())
+
+
+@app.command("self-train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def self_train_command(
+    ctx: typer.Context,
+    teacher: Path = typer.Argument(..., help="Source-stage pipeline: the first round's teacher"),
+    output: Path = typer.Argument(..., help="Run folder: round-0, round-1 ... and quality.md/.json/.png"),
+    source: Path = typer.Option(..., "--source", help="Labelled source .spacy file(s), trained on in every round"),
+    unlabeled: List[str] = typer.Option(..., "--unlabeled", help="LANG=PATH of target text to pseudo-label; repeatable"),
+    dev: Path = typer.Option(..., "--dev", help="Folder of labelled dev .spacy files, one per language"),
+    views: Optional[Path] = typer.Option(None, "--views", help="Code-switched views of --source (for L_tc)"),
+    config: Path = typer.Option(Path("configs/mclner_student.cfg"), "--config", help="Student config"),
+    rounds: int = typer.Option(2, "--rounds", help="Self-training rounds K"),
+    threshold: float = typer.Option(PSEUDO_LABEL_THRESHOLD, "--threshold", help="Minimal score of every entity of a kept sentence"),
+    limit: int = typer.Option(0, "--limit", help="Pseudo-label the first N sentences of each language (0: all)"),
+    text: bool = typer.Option(False, "--text", help="The unlabelled files are raw text, one sentence a line"),
+    labels: Optional[str] = typer.Option(None, "--labels", help="Comma-separated types to score (e.g. PER,LOC,ORG for PAN-X)"),
+    eval_limit: int = typer.Option(0, "--eval-limit", help="Score each round on the first N dev docs per language (0: all)"),
+    batch_size: int = typer.Option(64, "--batch-size"),
+) -> None:
+    """K rounds of pseudo-labelling and student training, each in its own folder; reruns resume.
+
+    Extra --section.key value options override the student config, as for `spacy train`.
+    """
+    from spacy.cli._util import parse_config_overrides
+
+    from .self_training import SelfTrainingPlan, quality_markdown, run_self_training
+
+    plan = SelfTrainingPlan(
+        teacher=teacher,
+        output=output,
+        config=config,
+        source=source,
+        unlabeled=dict(_lang_paths(unlabeled, "--unlabeled")),
+        dev=dev,
+        threshold=threshold,
+        views=views,
+        rounds=rounds,
+        unlabeled_limit=limit,
+        text=text,
+        labels=_split(labels),
+        eval_limit=eval_limit,
+        batch_size=batch_size,
+        overrides=parse_config_overrides(ctx.args),
+    )
+    typer.echo(quality_markdown(run_self_training(plan)))
+
+
+@app.command("self-train-report")
+def self_train_report_command(
+    output: Path = typer.Argument(..., help="Run folder of `self-train`"),
+) -> None:
+    """Rewrite a self-training run's quality.md, quality.json and quality.png from its finished rounds."""
+    from .self_training import quality_markdown, read_rounds, write_quality_report
+
+    records = read_rounds(output)
+    write_quality_report(output, records)
+    typer.echo(quality_markdown(records))
+
+
+def _lang_paths(options: List[str], param_hint: str) -> List[Tuple[str, Path]]:
+    """LANG=PATH options as (lang, path) pairs."""
+    pairs = []
+    for option in options:
+        lang, sep, path = option.partition("=")
+        if not sep or not lang.strip() or not path.strip():
+            raise typer.BadParameter(f"expected LANG=PATH, got {option!r}", param_hint=param_hint)
+        pairs.append((lang.strip(), Path(path.strip())))
+    return pairs

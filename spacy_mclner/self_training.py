@@ -1,0 +1,231 @@
+"""K rounds of self-training (method.md section 5): the student of one round is the teacher of the next.
+
+Every round has its own folder under the run's output:
+
+    round-0/round.json          the source model's dev scores
+    round-K/pseudo/LANG.spacy   the round's teacher's pseudo-labels (+ LANG.json: kept counts, quality)
+    round-K/student.cfg         the student config, with the teacher's model section
+    round-K/model/              `spacy train` output (model-best is the next teacher)
+    round-K/round.json          written last: marks the round finished
+
+A rerun skips finished rounds and the pseudo-label files already written (each
+is written whole or not at all), and retrains an unfinished round's student
+from the start, as `spacy train` cannot resume. The run ends with the
+pseudo-label quality and dev F1 per round and language as a table
+(quality.md, quality.json) and a plot (quality.png, the paper's Fig. 6c).
+"""
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import srsly
+from spacy.cli.train import train
+from thinc.api import Config
+
+from .evaluate import evaluate_pipeline
+from .pipe import load_mclner
+from .pseudo_label import pseudo_label_corpus, read_gold, read_unlabeled
+
+ROUND_FILE = "round.json"
+
+
+@dataclass
+class SelfTrainingPlan:
+    """What a self-training run needs; see `python -m spacy_mclner self-train --help`.
+
+    teacher: the source-stage pipeline, the first round's teacher.
+    config: the student config (configs/mclner_student.cfg); its model section is
+        replaced by the teacher's, since the student starts from the teacher's weights.
+    source, views: the labelled source corpus (and its code-switched views) that keeps training.
+    unlabeled: per target language, a file of text to pseudo-label.
+    threshold: the minimal score of every entity of a kept sentence.
+    dev: labelled dev .spacy files (a folder, one file per language): checkpoint
+        choice, pseudo-label quality and the scores of each round.
+    labels: score only these predicted types (a CoNLL teacher on PAN-X: PER, LOC, ORG).
+    overrides: config overrides for the students' `spacy train` (steps, sizes...).
+    """
+
+    teacher: Path
+    output: Path
+    config: Path
+    source: Path
+    unlabeled: Dict[str, Path]
+    dev: Path
+    threshold: float
+    views: Optional[Path] = None
+    rounds: int = 2
+    unlabeled_limit: int = 0
+    text: bool = False
+    labels: Optional[List[str]] = None
+    eval_limit: int = 0
+    batch_size: int = 64
+    overrides: Dict[str, Any] = field(default_factory=dict)
+
+
+def run_self_training(plan: SelfTrainingPlan) -> List[Dict[str, Any]]:
+    """Run the rounds that are not finished yet; return every round's record, round 0 first."""
+    if plan.rounds < 1:
+        raise ValueError(f"rounds must be at least 1, got {plan.rounds}")
+    if not plan.unlabeled:
+        raise ValueError("No unlabelled text given: pass --unlabeled LANG=PATH for each target language")
+    records = [_finished(plan.output / "round-0") or _evaluate_source(plan)]
+    teacher = plan.teacher
+    for round_id in range(1, plan.rounds + 1):
+        folder = plan.output / f"round-{round_id}"
+        records.append(_finished(folder) or _run_round(plan, round_id, teacher, folder))
+        teacher = folder / "model" / "model-best"
+    write_quality_report(plan.output, records)
+    return records
+
+
+def _finished(folder: Path) -> Optional[Dict[str, Any]]:
+    path = folder / ROUND_FILE
+    return srsly.read_json(path) if path.is_file() else None
+
+
+def _evaluate_source(plan: SelfTrainingPlan) -> Dict[str, Any]:
+    record = {"round": 0, "model": str(plan.teacher), "dev": _dev_scores(plan, plan.teacher), "pseudo": {}}
+    _write_json(plan.output / "round-0" / ROUND_FILE, record)
+    return record
+
+
+def _run_round(plan: SelfTrainingPlan, round_id: int, teacher: Path, folder: Path) -> Dict[str, Any]:
+    pseudo_dir = folder / "pseudo"
+    reports = _pseudo_label(plan, teacher, pseudo_dir)
+    model_dir = folder / "model"
+    if model_dir.exists():
+        shutil.rmtree(model_dir)  # an interrupted round's training
+    config_path = folder / "student.cfg"
+    student_config(plan.config, teacher).to_disk(config_path)
+    overrides = {
+        "paths.teacher": str(teacher),
+        "paths.train": str(plan.source),
+        "paths.pseudo": str(pseudo_dir),
+        "paths.dev": str(plan.dev),
+        **({"paths.views": str(plan.views)} if plan.views is not None else {}),
+        **plan.overrides,
+    }
+    train(config_path, model_dir, overrides=overrides)
+    student = model_dir / "model-best"
+    record = {"round": round_id, "model": str(student), "teacher": str(teacher), "dev": _dev_scores(plan, student), "pseudo": reports}
+    _write_json(folder / ROUND_FILE, record)
+    return record
+
+
+def _pseudo_label(plan: SelfTrainingPlan, teacher: Path, pseudo_dir: Path) -> Dict[str, Dict[str, Any]]:
+    """Pseudo-label each language's text with the round's teacher, except where a former run did."""
+    reports: Dict[str, Dict[str, Any]] = {}
+    loaded = None
+    for lang, path in plan.unlabeled.items():
+        output, report_path = pseudo_dir / f"{lang}.spacy", pseudo_dir / f"{lang}.json"
+        if output.is_file() and report_path.is_file():
+            reports[lang] = srsly.read_json(report_path)
+            continue
+        nlp, pipe = loaded = loaded or load_mclner(teacher)
+        docs = read_unlabeled(path, nlp, lang, text=plan.text, limit=plan.unlabeled_limit)
+        gold = read_gold(plan.dev, nlp, lang)
+        report = pseudo_label_corpus(
+            pipe, docs, output, lang=lang, threshold=plan.threshold, gold=gold, labels=plan.labels, batch_size=plan.batch_size
+        )
+        reports[lang] = report.to_dict()
+        _write_json(report_path, reports[lang])
+    return reports
+
+
+def student_config(config_path: Path, teacher: Path) -> Config:
+    """The student config with the teacher's `mclner` model section, so that the teacher's weights fit."""
+    config = Config().from_disk(config_path, interpolate=False)
+    teacher_config = Config().from_disk(Path(teacher) / "config.cfg", interpolate=False)
+    names = [name for name, block in teacher_config["components"].items() if block.get("factory") == "mclner"]
+    if len(names) != 1 or "mclner" not in config["components"]:
+        raise ValueError(f"{config_path} and {teacher / 'config.cfg'} need one `mclner` component each")
+    config["components"]["mclner"]["model"] = teacher_config["components"][names[0]]["model"]
+    return config
+
+
+def _dev_scores(plan: SelfTrainingPlan, model: Path) -> Dict[str, Any]:
+    nlp, _ = load_mclner(model)
+    scores = evaluate_pipeline(nlp, [plan.dev], limit=plan.eval_limit, batch_size=plan.batch_size, labels=plan.labels)
+    return {
+        "macro_f": scores["ents_macro_f"],
+        "per_lang": {lang: {key: value[key] for key in ("p", "r", "f", "n_docs")} for lang, value in scores["ents_per_lang"].items()},
+    }
+
+
+def _write_json(path: Path, data: Any) -> None:
+    """Write whole or not at all, so that a file that exists is a finished one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    srsly.write_json(partial, data)
+    os.replace(partial, path)
+
+
+def read_rounds(output: Path) -> List[Dict[str, Any]]:
+    """The records of a run's finished rounds, in round order."""
+    records = [_finished(folder) for folder in output.glob("round-*")]
+    found = sorted((record for record in records if record is not None), key=lambda record: record["round"])
+    if not found:
+        raise ValueError(f"No finished self-training rounds in {output} (no round-*/{ROUND_FILE})")
+    return found
+
+
+def quality_markdown(records: Sequence[Dict[str, Any]]) -> str:
+    """Dev F1 after each round and pseudo-label quality per round and language, as markdown tables."""
+    langs = sorted({lang for record in records for lang in record["dev"]["per_lang"]})
+    lines = ["| model | " + " | ".join(langs) + " | macro |", "|---|" + "---:|" * (len(langs) + 1)]
+    for record in records:
+        name = "source" if record["round"] == 0 else f"round {record['round']}"
+        per_lang = record["dev"]["per_lang"]
+        cells = [f"{100 * per_lang[lang]['f']:.1f}" if lang in per_lang else "-" for lang in langs]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {100 * record['dev']['macro_f']:.1f} |")
+    lines += [
+        "",
+        "| round | lang | sentences | kept | entities | dev kept / all | pseudo P | pseudo R | pseudo F1 |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for record in records:
+        for lang, report in sorted(record["pseudo"].items()):
+            quality = report["quality"]
+            lines.append(
+                f"| {record['round']} | {lang} | {report['sentences']} | {report['kept_sentences']} | {report['kept_entities']} "
+                f"| {quality['kept_sentences']} / {quality['sentences']} | {100 * quality['p']:.1f} | {100 * quality['r']:.1f} "
+                f"| {100 * quality['f']:.1f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def plot_quality(records: Sequence[Dict[str, Any]], path: Path) -> None:
+    """Pseudo-label F1 (left, the paper's Fig. 6c) and dev F1 (right) per language over the rounds, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, (left, right) = pyplot.subplots(1, 2, figsize=(10, 4))
+    for lang in sorted({lang for record in records for lang in record["pseudo"]}):
+        points = [(r["round"], 100 * r["pseudo"][lang]["quality"]["f"]) for r in records if lang in r["pseudo"]]
+        left.plot(*zip(*points), marker="o", label=lang)
+    for lang in sorted({lang for record in records for lang in record["dev"]["per_lang"]}):
+        points = [(r["round"], 100 * r["dev"]["per_lang"][lang]["f"]) for r in records if lang in r["dev"]["per_lang"]]
+        right.plot(*zip(*points), marker="o", label=lang)
+    rounds = [record["round"] for record in records]
+    for axes, title in ((left, "pseudo-label F1 (kept dev sentences)"), (right, "dev F1 (round 0: source model)")):
+        axes.set_title(title)
+        axes.set_xlabel("self-training round")
+        axes.set_ylabel("entity F1")
+        axes.set_xticks(rounds)
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    pyplot.close(figure)
+
+
+def write_quality_report(output: Path, records: Sequence[Dict[str, Any]]) -> None:
+    """quality.json, quality.md and quality.png in the run's folder."""
+    output.mkdir(parents=True, exist_ok=True)
+    srsly.write_json(output / "quality.json", list(records))
+    (output / "quality.md").write_text(quality_markdown(records), encoding="utf8")
+    plot_quality(records, output / "quality.png")

@@ -1,0 +1,122 @@
+"""Self-training rounds: the student starts as its teacher, trains with L_mse, rounds resume."""
+from pathlib import Path
+from typing import Dict
+
+import numpy
+import pytest
+import spacy
+import srsly
+from spacy.language import Language
+from spacy.tokens import DocBin
+from spacy.util import load_model_from_config
+from typer.testing import CliRunner
+
+from spacy_mclner import self_training
+from spacy_mclner.cli import app
+from spacy_mclner.corpus import set_doc_lang
+from spacy_mclner.self_training import SelfTrainingPlan, run_self_training, student_config
+
+from .helpers import TRAIN_DATA, make_examples
+
+STUDENT_CONFIG = Path(__file__).parent.parent / "configs" / "mclner_student.cfg"
+
+
+@pytest.fixture(scope="module")
+def data(trained: Language, tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
+    """A teacher folder, an English source corpus, German text without labels and a dev folder."""
+    root = tmp_path_factory.mktemp("self")
+    trained.to_disk(root / "teacher")
+    blank = spacy.blank("xx")
+    DocBin(docs=[eg.reference for eg in make_examples(blank)], store_user_data=True).to_disk(root / "train.spacy")
+    (root / "dev").mkdir()
+    for lang in ("en", "de"):
+        docs = [eg.reference for eg in make_examples(blank)]
+        for doc in docs:
+            set_doc_lang(doc, lang)
+        DocBin(docs=docs, store_user_data=True).to_disk(root / "dev" / f"{lang}.spacy")
+    sentences = ["\n".join(text.split()) + "\n" for text, _ in TRAIN_DATA]
+    (root / "de.unlabeled").write_text("\n".join(sentences), encoding="utf8")
+    return {name: root / name for name in ("teacher", "train.spacy", "dev", "de.unlabeled")} | {"root": root}
+
+
+def test_the_student_starts_as_its_teacher(trained: Language, data: Dict[str, Path]):
+    student = load_model_from_config(trained.config)
+    pipe = student.get_pipe("mclner")
+    pipe.initialize(lambda: make_examples(student), nlp=student, init_from=data["teacher"])
+    assert pipe.labels == trained.get_pipe("mclner").labels
+    docs = [trained.make_doc(text) for text, _ in TRAIN_DATA]
+    numpy.testing.assert_allclose(
+        pipe.model.predict(docs).logits, trained.get_pipe("mclner").model.predict(docs).logits, rtol=1e-5, atol=1e-6
+    )
+    other = load_model_from_config(spacy.util.load_config(STUDENT_CONFIG), auto_fill=True)
+    with pytest.raises(ValueError, match="not built like this config"):
+        other.get_pipe("mclner").initialize(lambda: make_examples(other), init_from=data["teacher"])
+
+
+def test_the_student_config_takes_the_teachers_model(data: Dict[str, Path]):
+    config = student_config(STUDENT_CONFIG, data["teacher"])
+    assert config["components"]["mclner"]["model"]["hidden_width"] == 64  # the tiny teacher's
+    assert config["components"]["mclner"]["mse_weight"] > 0
+    assert config["initialize"]["components"]["mclner"]["init_from"] == "${paths.teacher}"
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_rounds_resume_after_an_interrupted_round(data: Dict[str, Path], encoder_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    output = data["root"] / "run"
+    log = data["root"] / "train_log.jsonl"
+    plan = SelfTrainingPlan(
+        teacher=data["teacher"],
+        output=output,
+        config=STUDENT_CONFIG,
+        source=data["train.spacy"],
+        unlabeled={"de": data["de.unlabeled"]},
+        dev=data["dev"],
+        threshold=0.5,
+        rounds=2,
+        overrides={
+            "paths.encoder": str(encoder_dir),
+            "training.max_steps": 2,
+            "training.eval_frequency": 2,
+            "training.logger.output_file": str(log),
+        },
+    )
+    real_train = self_training.train
+    trained_rounds = []
+
+    def train_then_die_in_round_2(config_path: Path, output_path: Path, **kwargs) -> None:
+        trained_rounds.append(output_path.parent.name)
+        if output_path.parent.name == "round-2":
+            (output_path / "model-best").mkdir(parents=True)  # what a killed `spacy train` leaves
+            raise Interrupted()
+        real_train(config_path, output_path, **kwargs)
+
+    monkeypatch.setattr(self_training, "train", train_then_die_in_round_2)
+    with pytest.raises(Interrupted):
+        run_self_training(plan)
+    assert trained_rounds == ["round-1", "round-2"]
+    assert (output / "round-1" / "round.json").is_file() and not (output / "round-2" / "round.json").exists()
+    losses = [record["losses"] for record in srsly.read_jsonl(log)]
+    assert any(l["mclner_ce_pseudo"] > 0 and l["mclner_mse"] > 0 and l["mclner_ce"] > 0 for l in losses)
+    finished = {path: path.stat().st_mtime_ns for path in [output / "round-0" / "round.json", output / "round-1" / "round.json", output / "round-2" / "pseudo" / "de.spacy"]}
+
+    monkeypatch.setattr(self_training, "train", lambda *args, **kwargs: (trained_rounds.append("again"), real_train(*args, **kwargs)))
+    records = run_self_training(plan)
+    assert trained_rounds[2:] == ["again"]  # only round 2's student, once
+    assert all(path.stat().st_mtime_ns == mtime for path, mtime in finished.items())
+    assert [record["round"] for record in records] == [0, 1, 2]
+    assert records[2]["teacher"] == str(output / "round-1" / "model" / "model-best")
+    report = records[1]["pseudo"]["de"]
+    assert report["sentences"] == 3 and 0 < report["kept_sentences"] <= 3 and report["quality"]["f"] > 0
+    assert set(records[2]["dev"]["per_lang"]) == {"de", "en"}
+    assert (output / "quality.png").read_bytes()[:4] == b"\x89PNG"
+    table = (output / "quality.md").read_text(encoding="utf8")
+    assert "| source |" in table and "| round 2 |" in table and "| 2 | de | 3 |" in table
+    assert [record["round"] for record in srsly.read_json(output / "quality.json")] == [0, 1, 2]
+
+    (output / "quality.md").unlink()
+    result = CliRunner().invoke(app, ["self-train-report", str(output)])
+    assert result.exit_code == 0, result.output
+    assert (output / "quality.md").read_text(encoding="utf8") == table
