@@ -14,6 +14,7 @@ LANGS=${LANGS:-de,es,nl}
 OUT=${OUT:-training/ablation}
 EVAL_LIMIT=${EVAL_LIMIT:-0}        # dev docs per language in the final scores (0: all)
 METRICS=${METRICS:-metrics}
+MCLNER_ARGS=${MCLNER_ARGS:-}     # extra `spacy train` overrides for the four mclner rows, e.g. none_weight
 BATCH=32
 STEPS=$(( (TRAIN_SENTS + BATCH - 1) / BATCH * EPOCHS ))
 
@@ -42,8 +43,10 @@ run() {  # name config extra-args...
     python -m spacy_mclner evaluate "$OUT/$name/model-best" corpus/panx-dev --labels PER,LOC,ORG \
         --output "$METRICS/ablation_${name}_panx.json" --limit "$EVAL_LIMIT"
 }
-run full configs/mclner_multiview.cfg --paths.views "$views"
-run wo_sc configs/mclner_multiview.cfg --paths.views "$views" --components.mclner.sc_weight 0
-run wo_tc configs/mclner_multiview.cfg --paths.views "$views" --components.mclner.tc_weight 0
-run wo_both configs/mclner_multiview.cfg --paths.views "$views" --components.mclner.sc_weight 0 --components.mclner.tc_weight 0
+# shellcheck disable=SC2086  # MCLNER_ARGS holds several words on purpose
+run full configs/mclner_multiview.cfg --paths.views "$views" $MCLNER_ARGS
+run wo_sc configs/mclner_multiview.cfg --paths.views "$views" --components.mclner.sc_weight 0 $MCLNER_ARGS
+run wo_tc configs/mclner_multiview.cfg --paths.views "$views" --components.mclner.tc_weight 0 $MCLNER_ARGS
+run wo_both configs/mclner_multiview.cfg --paths.views "$views" --components.mclner.sc_weight 0 \
+    --components.mclner.tc_weight 0 $MCLNER_ARGS
 run ner_baseline configs/ner_baseline.cfg
