@@ -231,6 +231,7 @@ def pseudo_label_command(
     text: bool = typer.Option(False, "--text", help="UNLABELED is raw text, one sentence a line"),
     limit: int = typer.Option(0, "--limit", help="Pseudo-label only the first N sentences (0: all)"),
     dev: Optional[Path] = typer.Option(None, "--dev", help="Labelled LANG sentences (.spacy file or folder, or token<TAB>label file): report the kept labels' quality on them"),
+    dev_limit: int = typer.Option(0, "--dev-limit", help="Score the quality on the first N dev sentences (0: all)"),
     labels: Optional[str] = typer.Option(None, "--labels", help="Comma-separated types to score in the quality (e.g. PER,LOC,ORG for PAN-X)"),
     report: Optional[Path] = typer.Option(None, "--report", help="Write the report as JSON here"),
     batch_size: int = typer.Option(64, "--batch-size"),
@@ -243,7 +244,7 @@ def pseudo_label_command(
 
     nlp, pipe = load_mclner(model)
     docs = read_unlabeled(unlabeled, nlp, lang, text=text, limit=limit)
-    gold = read_gold(dev, nlp, lang) if dev is not None else None
+    gold = read_gold(dev, nlp, lang, limit=dev_limit) if dev is not None else None
     result = pseudo_label_corpus(
         pipe, docs, output, lang=lang, threshold=threshold, gold=gold, labels=_split(labels), batch_size=batch_size
     )
@@ -277,7 +278,7 @@ def self_train_command(
     limit: int = typer.Option(0, "--limit", help="Pseudo-label the first N sentences of each language (0: all)"),
     text: bool = typer.Option(False, "--text", help="The unlabelled files are raw text, one sentence a line"),
     labels: Optional[str] = typer.Option(None, "--labels", help="Comma-separated types to score (e.g. PER,LOC,ORG for PAN-X)"),
-    eval_limit: int = typer.Option(0, "--eval-limit", help="Score each round on the first N dev docs per language (0: all)"),
+    eval_limit: int = typer.Option(0, "--eval-limit", help="Score pseudo-labels and rounds on the first N dev docs per language (0: all)"),
     batch_size: int = typer.Option(64, "--batch-size"),
 ) -> None:
     """K rounds of pseudo-labelling and student training, each in its own folder; reruns resume.

@@ -223,14 +223,18 @@ def pseudo_label_corpus(
     return report
 
 
-def read_gold(path: Union[str, Path], nlp: Language, lang: str) -> List[Doc]:
-    """Labelled sentences of `lang`: a .spacy file or folder (docs of other languages skipped) or a token<TAB>label file."""
+def read_gold(path: Union[str, Path], nlp: Language, lang: str, limit: int = 0) -> List[Doc]:
+    """Labelled sentences of `lang`: a .spacy file or folder (docs of other languages skipped) or a token<TAB>label file.
+
+    limit: the first N docs of each file (0: all).
+    """
     check_known_lang(lang)
     path = Path(path)
     if path.is_dir() or path.suffix == ".spacy":
-        docs = [eg.reference for eg in create_labelled_corpus_reader(path)(nlp) if get_doc_lang(eg.reference) == lang]
+        examples = create_labelled_corpus_reader(path, limit=limit)(nlp)
+        docs = [eg.reference for eg in examples if get_doc_lang(eg.reference) == lang]
     else:
-        docs = read_conll_docs(path, nlp.vocab, lang)
+        docs = read_conll_docs(path, nlp.vocab, lang, limit=limit)
     if not docs:
         raise ValueError(f"No labelled {lang!r} sentences in {path}")
     return docs

@@ -44,6 +44,7 @@ class SelfTrainingPlan:
     dev: labelled dev .spacy files (a folder, one file per language): checkpoint
         choice, pseudo-label quality and the scores of each round.
     labels: score only these predicted types (a CoNLL teacher on PAN-X: PER, LOC, ORG).
+    eval_limit: the first N dev docs per language for pseudo-label quality and round scores (0: all).
     overrides: config overrides for the students' `spacy train` (steps, sizes...).
     """
 
@@ -125,7 +126,7 @@ def _pseudo_label(plan: SelfTrainingPlan, teacher: Path, pseudo_dir: Path) -> Di
             continue
         nlp, pipe = loaded = loaded or load_mclner(teacher)
         docs = read_unlabeled(path, nlp, lang, text=plan.text, limit=plan.unlabeled_limit)
-        gold = read_gold(plan.dev, nlp, lang)
+        gold = read_gold(plan.dev, nlp, lang, limit=plan.eval_limit)
         report = pseudo_label_corpus(
             pipe, docs, output, lang=lang, threshold=plan.threshold, gold=gold, labels=plan.labels, batch_size=plan.batch_size
         )

@@ -120,3 +120,16 @@ def test_rounds_resume_after_an_interrupted_round(data: Dict[str, Path], encoder
     result = CliRunner().invoke(app, ["self-train-report", str(output)])
     assert result.exit_code == 0, result.output
     assert (output / "quality.md").read_text(encoding="utf8") == table
+
+
+def test_the_command_passes_languages_and_config_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    plans = []
+    monkeypatch.setattr(self_training, "run_self_training", lambda plan: plans.append(plan) or [])
+    args = ["self-train", "teacher", str(tmp_path / "run"), "--source", "en.spacy", "--dev", "dev"]
+    args += ["--unlabeled", "de=de.txt", "--unlabeled", "zh=zh.txt", "--labels", "PER,LOC", "--training.max_steps", "7"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert plans[0].unlabeled == {"de": Path("de.txt"), "zh": Path("zh.txt")}
+    assert plans[0].labels == ["PER", "LOC"] and plans[0].overrides == {"training.max_steps": 7}
+    result = CliRunner().invoke(app, args[:7] + ["--unlabeled", "de.txt"], env={"COLUMNS": "200"})
+    assert result.exit_code != 0 and "expected LANG=PATH" in result.output

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# MCL-NER self-training (method.md section 5) on CoNLL (de, es, nl) and PAN-X (de, es, ru, ar, hi, zh):
+# a source model trained on English CoNLL-2003 is the first teacher; each of ROUNDS rounds
+# pseudo-labels LIMIT unlabelled sentences per language and trains a student for STEPS steps on
+# STUDENT_SOURCE English sentences + the pseudo-labels. Every round has its own folder under
+# training/self/<benchmark>, so a rerun resumes after the last finished round.
+# Results: training/self/<benchmark>/quality.{md,json,png}.
+# Sizes come from the environment; the defaults are a CPU-sized run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-../shared/data}
+ENCODER=${ENCODER:-assets/encoder}
+TEACHER=${TEACHER:-training/self/source/model-best}
+TRAIN_SENTS=${TRAIN_SENTS:-4000}   # source stage: English sentences, epochs, dev docs per language for the checkpoint
+EPOCHS=${EPOCHS:-2}
+DEV_SELECT=${DEV_SELECT:-100}
+ROUNDS=${ROUNDS:-2}
+LIMIT=${LIMIT:-300}                # unlabelled sentences per language and round
+EVAL_LIMIT=${EVAL_LIMIT:-300}      # dev docs per language for pseudo-label quality and round scores (0: all)
+STEPS=${STEPS:-30}                 # student training steps per round
+STUDENT_SOURCE=${STUDENT_SOURCE:-500}  # English sentences beside the pseudo-labels in a student's corpus
+THRESHOLD=${THRESHOLD:-0.9}
+BATCH=32
+
+[ -f "$ENCODER/config.json" ] || python -m spacy_mclner encoder "$ENCODER"
+[ -f corpus/en-train.spacy ] || python -m spacy_mclner convert "$DATA/conll2003/en/train" corpus/en-train.spacy --lang en
+for pair in conll2003/en:en conll2003/de:de conll2002/es:es conll2002/nl:nl; do
+    lang=${pair#*:}
+    [ -f "corpus/dev/$lang-dev.spacy" ] || python -m spacy_mclner convert "$DATA/${pair%:*}/dev" "corpus/dev/$lang-dev.spacy" --lang "$lang"
+done
+for lang in de es ru ar hi zh; do
+    [ -f "corpus/panx-dev/$lang-dev.spacy" ] || python -m spacy_mclner convert "$DATA/panx/$lang/dev" "corpus/panx-dev/$lang-dev.spacy" --lang "$lang"
+done
+if [ ! -f "$TEACHER/meta.json" ]; then
+    python -m spacy train configs/mclner.cfg --output "$(dirname "$TEACHER")" \
+        --paths.train corpus/en-train.spacy --paths.dev corpus/dev --paths.encoder "$ENCODER" \
+        --paths.train_limit "$TRAIN_SENTS" --paths.dev_limit 250 --training.max_epochs "$EPOCHS" --training.eval_frequency 50 \
+        --training.optimizer.learn_rate.total_steps $(( (TRAIN_SENTS + BATCH - 1) / BATCH * EPOCHS ))
+fi
+
+student=(--paths.encoder "$ENCODER" --paths.train_limit "$STUDENT_SOURCE" --paths.dev_limit "$DEV_SELECT"
+         --training.max_steps "$STEPS" --training.eval_frequency "$STEPS"
+         --training.optimizer.learn_rate.warmup_steps $(( STEPS / 5 )) --training.optimizer.learn_rate.total_steps "$STEPS")
+python -m spacy_mclner self-train "$TEACHER" training/self/conll --source corpus/en-train.spacy --dev corpus/dev \
+    --unlabeled de="$DATA/conll2003/de/unlabeled" --unlabeled es="$DATA/conll2002/es/unlabeled" \
+    --unlabeled nl="$DATA/conll2002/nl/unlabeled" \
+    --rounds "$ROUNDS" --limit "$LIMIT" --eval-limit "$EVAL_LIMIT" --threshold "$THRESHOLD" "${student[@]}"
+# PAN-X has no MISC: the CoNLL-trained models' MISC entities are left out of the scores.
+panx=()
+for lang in de es ru ar hi zh; do panx+=(--unlabeled "$lang=$DATA/panx/$lang/unlabeled"); done
+python -m spacy_mclner self-train "$TEACHER" training/self/panx --source corpus/en-train.spacy --dev corpus/panx-dev \
+    "${panx[@]}" --labels PER,LOC,ORG \
+    --rounds "$ROUNDS" --limit "$LIMIT" --eval-limit "$EVAL_LIMIT" --threshold "$THRESHOLD" "${student[@]}"
