@@ -1,4 +1,5 @@
 """The `mclner` trainable pipe: MCL-NER token-pair relation NER as a spaCy component."""
+import warnings
 from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
@@ -31,6 +32,7 @@ from .model import GridBatch, GridGradient, GridWindow, build_head
 from .multiview import PAIR_KEY, aligned_cells, expand_views
 from .scoring import score_entities
 from .teacher import check_single_sentence, get_teacher_distributions, has_teacher_distributions, owned_band_cells
+from .tokenizer import unsegmented_cjk_tokens
 
 default_model_config = """
 [model]
@@ -57,14 +59,20 @@ grad_scaler_config = {}
 grad_factor = 1.0
 
 [model.tok2vec.get_spans]
-@span_getters = "spacy-transformers.strided_spans.v1"
+@span_getters = "spacy_mclner.bounded_strided_spans.v1"
 window = 128
 stride = 96
+max_pieces = 510
 
 [model.tok2vec.pooling]
 @layers = "reduce_mean.v1"
 """
 DEFAULT_MCLNER_MODEL = Config().from_str(default_model_config)["model"]
+UNSEGMENTED_CJK_WARNING = (
+    "Some tokens hold more than 8 Chinese or Japanese characters, as spaCy's `xx` tokenizer "
+    "leaves them: `mclner` labels whole tokens, so it finds no entity inside them. Tokenize CJK "
+    "text one character a token, e.g. with the tokenizer `spacy_mclner.CJKCharTokenizer.v1`."
+)
 # `pipe` sorts docs by length within this many batches.
 SORT_BUFFER_BATCHES = 8
 
@@ -257,6 +265,8 @@ class MCLNER(TrainablePipe):
         )
         for doc, spans in zip(docs, candidates):
             self._annotate(doc, spans)
+        if any(unsegmented_cjk_tokens(doc) for doc in docs):
+            warnings.warn(UNSEGMENTED_CJK_WARNING, UserWarning)
 
     def probabilities(self, grid: GridBatch) -> numpy.ndarray:
         """Class probabilities of every cell of the batch's window grids, as numpy."""
