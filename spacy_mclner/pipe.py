@@ -539,9 +539,19 @@ class MCLNER(TrainablePipe):
         cfg_path = Path(path) / "cfg"
         if not cfg_path.exists():
             raise ValueError(f"Cannot load '{self.name}' from {path}: the folder has no 'cfg' file")
-        self.cfg.update(srsly.read_json(cfg_path))
+        try:
+            self.cfg.update(srsly.read_json(cfg_path))
+        except ValueError as error:
+            raise ValueError(f"Cannot load '{self.name}': {cfg_path} is not valid JSON ({error})") from error
         self._initialize_before_deserializing()
-        return super().from_disk(path, exclude=exclude)
+        try:
+            return super().from_disk(path, exclude=exclude)
+        except ValueError as error:  # what msgpack raises on a truncated or foreign file
+            model_path = Path(path) / "model"
+            raise ValueError(
+                f"Cannot load '{self.name}': {model_path} is damaged or truncated, or not a saved "
+                f"'{self.name}' model ({error})"
+            ) from error
 
 
 def load_mclner(path: Union[str, Path]) -> Tuple[Language, MCLNER]:
