@@ -37,7 +37,6 @@ from .scoring import restrict_labels, score_entities
 from .teacher import band_distributions, has_teacher_distributions, set_teacher_distributions
 
 
-
 def select_pseudo_labels(proposals: ScoredSpans, chained: ScoredSpans, threshold: float) -> Optional[ScoredSpans]:
     """The flat entities of a sentence when it is fit to train on, else None.
 
