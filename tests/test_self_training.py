@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from spacy_mclner import self_training
 from spacy_mclner.cli import app
 from spacy_mclner.corpus import set_doc_lang
-from spacy_mclner.self_training import SelfTrainingPlan, run_self_training, student_config
+from spacy_mclner.self_training import SelfTrainingPlan, quality_markdown, run_self_training, student_config, write_quality_report
 
 from .helpers import TRAIN_DATA, make_examples
 
@@ -133,3 +133,22 @@ def test_the_command_passes_languages_and_config_overrides(monkeypatch: pytest.M
     assert plans[0].labels == ["PER", "LOC"] and plans[0].overrides == {"training.max_steps": 7}
     result = CliRunner().invoke(app, args[:7] + ["--unlabeled", "de.txt"], env={"COLUMNS": "200"})
     assert result.exit_code != 0 and "expected LANG=PATH" in result.output
+
+
+def test_the_quality_table_and_plot(tmp_path: Path):
+    quality = {"p": 0.5, "r": 0.25, "f": 1 / 3, "sentences": 8, "kept_sentences": 3}
+    records = [
+        {"round": 0, "dev": {"macro_f": 0.4, "per_lang": {"en": {"f": 0.6}, "de": {"f": 0.2}}}, "pseudo": {}},
+        {
+            "round": 1,
+            "dev": {"macro_f": 0.45, "per_lang": {"en": {"f": 0.5}, "de": {"f": 0.4}}},
+            "pseudo": {"de": {"sentences": 10, "kept_sentences": 4, "kept_entities": 5, "quality": quality}},
+        },
+    ]
+    table = quality_markdown(records)
+    assert "| model | de | en | macro | targets |" in table
+    assert "| source | 20.0 | 60.0 | 40.0 | 20.0 |" in table and "| round 1 | 40.0 | 50.0 | 45.0 | 40.0 |" in table
+    assert "| 1 | de | 10 | 4 | 5 | 3 / 8 | 50.0 | 25.0 | 33.3 |" in table
+    write_quality_report(tmp_path, records)
+    assert (tmp_path / "quality.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "quality.md").read_text(encoding="utf8") == table
