@@ -13,7 +13,9 @@ from spacy.tokens import Doc, DocBin, Span
 from typer.testing import CliRunner
 
 from spacy_mclner.cli import app
+from spacy_mclner.codeswitch import codeswitch_docs
 from spacy_mclner.corpus import example_from_reference, set_doc_lang
+from spacy_mclner.dictionaries import BilingualDictionary
 from spacy_mclner.grid import FIRST_THW, band_size, decode_grid, spans_to_grid
 from spacy_mclner.losses import relation_mse
 from spacy_mclner.pipe import load_mclner
@@ -223,3 +225,21 @@ def test_a_model_folder_without_an_mclner_pipe_is_an_error_naming_it(tmp_path: P
         load_mclner(tmp_path)
     result = CliRunner().invoke(app, ["pseudo-label", str(tmp_path / "senter"), str(tmp_path / "x.txt"), str(tmp_path / "o.spacy"), "--lang", "de"])
     assert result.exit_code != 0 and "mclner" in str(result.exception)
+
+
+def test_one_update_trains_every_part_of_the_student_objective(trained: Language, tmp_path: Path):
+    """Source, its code-switched views and pseudo-labels in one batch: eq. 9's parts all count, L_sc does not."""
+    student = load_model_from_config(trained.config).from_bytes(trained.to_bytes())
+    student.get_pipe("mclner").cfg.update(sc_weight=0.0, tc_weight=0.5, mse_weight=1.0)
+    sources = [eg.reference for eg in make_examples(student)]
+    dictionary = BilingualDictionary("de", {"Paris": ["Parigi"], "baut": ["builds"], "München": ["Munich"]})
+    views, _ = codeswitch_docs(sources, {"de": dictionary}, ["de"], seed=0, word_prob=1.0)
+    pseudo = pseudo_label_docs(trained.get_pipe("mclner"), unlabelled_docs(student, [TRAIN_DATA[1][0].split()]), threshold=0.0)
+    read = create_pseudo_label_corpus_reader(
+        write_docbin(tmp_path / "source.spacy", sources),
+        write_docbin(tmp_path / "pseudo.spacy", pseudo),
+        views=write_docbin(tmp_path / "views.spacy", views),
+    )
+    losses = student.get_pipe("mclner").update(list(read(student)), drop=0.1)
+    assert all(losses[f"mclner_{part}"] > 0 for part in ("ce", "ce_view", "tc", "ce_pseudo", "mse"))
+    assert "mclner_sc" not in losses
