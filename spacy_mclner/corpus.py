@@ -230,7 +230,7 @@ def create_labelled_corpus_reader(
         examples = [
             example_from_reference(reference)
             for file in files
-            for reference in _read_references(file, nlp.vocab, limit)
+            for reference in read_references(file, nlp.vocab, limit)
         ]
         if shuffle:
             rng.shuffle(examples)
@@ -239,7 +239,7 @@ def create_labelled_corpus_reader(
     return read_examples
 
 
-def _read_references(path: Path, vocab: Vocab, limit: int) -> Iterator[Doc]:
+def read_references(path: Path, vocab: Vocab, limit: int) -> Iterator[Doc]:
     """The non-empty docs of a .spacy file, the first `limit` of them (0: all), checked.
 
     Empty docs are skipped, as spaCy's Corpus skips them: they hold nothing to learn.

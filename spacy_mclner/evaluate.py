@@ -7,18 +7,17 @@ pipeline on held-out sets of their own.
 import re
 import time
 from collections import defaultdict
-from itertools import islice
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
 from spacy.language import Language
-from spacy.tokens import Doc, DocBin
+from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.vocab import Vocab
 
-from .corpus import example_from_reference, get_doc_lang, read_conll_docs, set_doc_lang
+from .corpus import example_from_reference, get_doc_lang, read_conll_docs, read_references, set_doc_lang
 from .scoring import UNKNOWN_LANG, score_entities
 
 # seqeval's name for the score over all types, and ours.
@@ -75,7 +74,7 @@ def read_test_examples(
     for path in _test_files(paths):
         file_lang = lang or lang_from_path(path)
         if path.suffix == ".spacy":
-            docs = list(islice(DocBin().from_disk(path).get_docs(vocab), limit or None))
+            docs = list(read_references(path, vocab, limit))
             for doc in docs:
                 if get_doc_lang(doc) is None and file_lang is not None:
                     set_doc_lang(doc, file_lang)
