@@ -18,16 +18,9 @@ MCLNER_ARGS=${MCLNER_ARGS:-}     # extra `spacy train` overrides for the four mc
 BATCH=32
 STEPS=$(( (TRAIN_SENTS + BATCH - 1) / BATCH * EPOCHS ))
 
-[ -f "$ENCODER/config.json" ] || python -m spacy_mclner encoder "$ENCODER"
-[ -f corpus/en-train.spacy ] || python -m spacy_mclner convert "$DATA/conll2003/en/train" corpus/en-train.spacy --lang en
-mkdir -p corpus/dev corpus/panx-dev "$METRICS"
-for pair in conll2003/en:en conll2003/de:de conll2002/es:es conll2002/nl:nl; do
-    lang=${pair#*:}
-    [ -f "corpus/dev/$lang-dev.spacy" ] || python -m spacy_mclner convert "$DATA/${pair%:*}/dev" "corpus/dev/$lang-dev.spacy" --lang "$lang"
-done
-for lang in de es ru ar hi zh; do
-    [ -f "corpus/panx-dev/$lang-dev.spacy" ] || python -m spacy_mclner convert "$DATA/panx/$lang/dev" "corpus/panx-dev/$lang-dev.spacy" --lang "$lang"
-done
+# shellcheck source=scripts/prepare_benchmarks.sh
+. scripts/prepare_benchmarks.sh
+mkdir -p "$METRICS"
 views="corpus/en-train-cs-${TRAIN_SENTS}-${LANGS//,/-}.spacy"
 [ -f "$views" ] || python -m spacy_mclner codeswitch corpus/en-train.spacy "$views" --langs "$LANGS" \
     --limit "$TRAIN_SENTS" --seed 0 --report "$METRICS/codeswitch_coverage.json"

@@ -22,15 +22,8 @@ STUDENT_SOURCE=${STUDENT_SOURCE:-500}  # English sentences beside the pseudo-lab
 THRESHOLD=${THRESHOLD:-0.9}
 BATCH=32
 
-[ -f "$ENCODER/config.json" ] || python -m spacy_mclner encoder "$ENCODER"
-[ -f corpus/en-train.spacy ] || python -m spacy_mclner convert "$DATA/conll2003/en/train" corpus/en-train.spacy --lang en
-for pair in conll2003/en:en conll2003/de:de conll2002/es:es conll2002/nl:nl; do
-    lang=${pair#*:}
-    [ -f "corpus/dev/$lang-dev.spacy" ] || python -m spacy_mclner convert "$DATA/${pair%:*}/dev" "corpus/dev/$lang-dev.spacy" --lang "$lang"
-done
-for lang in de es ru ar hi zh; do
-    [ -f "corpus/panx-dev/$lang-dev.spacy" ] || python -m spacy_mclner convert "$DATA/panx/$lang/dev" "corpus/panx-dev/$lang-dev.spacy" --lang "$lang"
-done
+# shellcheck source=scripts/prepare_benchmarks.sh
+. scripts/prepare_benchmarks.sh
 if [ ! -f "$TEACHER/meta.json" ]; then
     python -m spacy train configs/mclner.cfg --output "$(dirname "$TEACHER")" \
         --paths.train corpus/en-train.spacy --paths.dev corpus/dev --paths.encoder "$ENCODER" \

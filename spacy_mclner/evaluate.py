@@ -18,7 +18,7 @@ from spacy.training import Example
 from spacy.vocab import Vocab
 
 from .corpus import example_from_reference, get_doc_lang, read_conll_docs, read_references, set_doc_lang
-from .scoring import UNKNOWN_LANG, score_entities
+from .scoring import UNKNOWN_LANG, restrict_labels, score_entities
 
 # seqeval's name for the score over all types, and ours.
 _SEQEVAL_ALL = "micro avg"
@@ -49,8 +49,7 @@ def evaluate_pipeline(
     predicted = list(nlp.pipe((eg.predicted for eg in examples), batch_size=batch_size))
     seconds = time.perf_counter() - start
     if labels is not None:
-        for doc in predicted:
-            doc.set_ents([ent for ent in doc.ents if ent.label_ in labels], default="outside")
+        restrict_labels(predicted, labels)
     scored = [Example(doc, eg.reference) for doc, eg in zip(predicted, examples)]
     scores = score_entities(scored)
     scores["seqeval"] = seqeval_per_lang(scored)
