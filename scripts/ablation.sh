@@ -8,26 +8,28 @@ cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
 ENCODER=${ENCODER:-assets/encoder}
 TRAIN_SENTS=${TRAIN_SENTS:-4000}
-EPOCHS=${EPOCHS:-2}
+STEPS=${STEPS:-250}                # optimizer steps of every row
+BATCH_WORDS=${BATCH_WORDS:-500}    # padded words per batch, sentences of similar length together (about 32 sentences)
 DEV_SELECT=${DEV_SELECT:-250}
-LANGS=${LANGS:-de,es,nl}
+LANGS=${LANGS:-de,es,nl,ru,ar,hi,zh}  # code-switched view languages
+LANGS_PER_DOC=${LANGS_PER_DOC:-1}  # views per English sentence, each in a language drawn at random (0: one per language)
 OUT=${OUT:-training/ablation}
 EVAL_LIMIT=${EVAL_LIMIT:-0}        # dev docs per language in the final scores (0: all)
 METRICS=${METRICS:-metrics}
 MCLNER_ARGS=${MCLNER_ARGS:-}     # extra `spacy train` overrides for the four mclner rows, e.g. none_weight
-BATCH=32
-STEPS=$(( (TRAIN_SENTS + BATCH - 1) / BATCH * EPOCHS ))
 
 # shellcheck source=scripts/prepare_benchmarks.sh
 . scripts/prepare_benchmarks.sh
 mkdir -p "$METRICS"
-views="corpus/en-train-cs-${TRAIN_SENTS}-${LANGS//,/-}.spacy"
+views="corpus/en-train-cs-${TRAIN_SENTS}-${LANGS//,/-}-${LANGS_PER_DOC}.spacy"
 [ -f "$views" ] || python -m spacy_mclner codeswitch corpus/en-train.spacy "$views" --langs "$LANGS" \
-    --limit "$TRAIN_SENTS" --seed 0 --report "$METRICS/codeswitch_coverage.json"
+    --langs-per-doc "$LANGS_PER_DOC" --limit "$TRAIN_SENTS" --seed 0 --report "$METRICS/codeswitch_coverage.json"
 
 common=(--paths.train corpus/en-train.spacy --paths.dev corpus/dev --paths.encoder "$ENCODER"
-        --paths.train_limit "$TRAIN_SENTS" --paths.dev_limit "$DEV_SELECT" --training.max_epochs "$EPOCHS"
-        --training.eval_frequency 50 --training.optimizer.learn_rate.total_steps "$STEPS")
+        --paths.train_limit "$TRAIN_SENTS" --paths.dev_limit "$DEV_SELECT" --training.max_epochs 0
+        --training.max_steps "$STEPS" --training.optimizer.learn_rate.total_steps "$STEPS" --training.eval_frequency 50
+        --training.batcher.@batchers spacy.batch_by_padded.v1 --training.batcher.size "$BATCH_WORDS"
+        --training.batcher.buffer 256 --training.batcher.discard_oversize false)
 run() {  # name config extra-args...
     local name=$1 config=$2; shift 2
     [ -f "$OUT/$name/model-best/meta.json" ] || python -m spacy train "$config" --output "$OUT/$name" "${common[@]}" "$@"

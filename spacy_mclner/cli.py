@@ -142,6 +142,7 @@ def codeswitch_command(
     freedict: bool = typer.Option(True, "--freedict/--no-freedict", help="Use Debian's FreeDict dictionaries where Debian has one for the language"),
     seed: int = typer.Option(0, "--seed"),
     views: int = typer.Option(1, "--views", help="Views per source sentence and language"),
+    langs_per_doc: int = typer.Option(0, "--langs-per-doc", help="Languages drawn at random for each source sentence (0: every language)"),
     word_prob: float = typer.Option(0.3, "--word-prob", help="Probability of switching a translatable phrase outside entities"),
     limit: int = typer.Option(0, "--limit", help="Use only the first N source docs (0: all)"),
     report: Optional[Path] = typer.Option(None, "--report", help="Write the coverage report as JSON here"),
@@ -164,6 +165,7 @@ def codeswitch_command(
         freedict=freedict,
         limit=limit,
         report_path=report,
+        langs_per_doc=langs_per_doc,
     )
     for lang, coverage in result["coverage"].items():
         typer.echo(

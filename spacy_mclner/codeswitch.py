@@ -82,8 +82,14 @@ def codeswitch_docs(
     seed: int,
     n_views: int = 1,
     word_prob: float = DEFAULT_WORD_PROB,
+    langs_per_doc: int = 0,
 ) -> Tuple[List[Doc], Dict[str, Dict[str, float]]]:
     """Make n_views code-switched views of every doc for every language.
+
+    langs_per_doc > 0 draws that many of the languages for each doc instead
+    (seeded by seed and source index), so a corpus can cover many target
+    languages while each source sentence brings the few views a training
+    batch can afford: every view is one more grid in the update.
 
     An entity is replaced whenever the dictionary has its whole phrase; names
     are not translated word by word ("Green" the person is no colour). Other
@@ -99,7 +105,7 @@ def codeswitch_docs(
 
     RETURNS: the views, and the coverage of each language (Coverage.to_dict).
     """
-    _check_settings(langs, n_views, word_prob)
+    _check_settings(langs, n_views, word_prob, langs_per_doc)
     for lang in langs:
         if lang not in dictionaries:
             raise ValueError(f"No dictionary given for target language {lang!r}")
@@ -112,7 +118,7 @@ def codeswitch_docs(
     coverage = {lang: Coverage() for lang in langs}
     views = []
     for source_index, doc in enumerate(docs):
-        for lang in langs:
+        for lang in _doc_langs(langs, langs_per_doc, seed, source_index):
             segments = _segment(doc, dictionaries[lang])
             for view_index in range(n_views):
                 rng = random.Random(f"{seed}:{source_index}:{lang}:{view_index}")
@@ -123,7 +129,18 @@ def codeswitch_docs(
     return views, {lang: lang_coverage.to_dict() for lang, lang_coverage in coverage.items()}
 
 
-def _check_settings(langs: Sequence[str], n_views: int, word_prob: float) -> None:
+def _doc_langs(langs: Sequence[str], langs_per_doc: int, seed: int, source_index: int) -> List[str]:
+    """The languages one source doc gets views in, in the order of langs.
+
+    The draw does not depend on the order the languages were given in.
+    """
+    if not langs_per_doc:
+        return list(langs)
+    drawn = set(random.Random(f"{seed}:{source_index}:langs").sample(sorted(langs), langs_per_doc))
+    return [lang for lang in langs if lang in drawn]
+
+
+def _check_settings(langs: Sequence[str], n_views: int, word_prob: float, langs_per_doc: int = 0) -> None:
     if isinstance(langs, str):
         raise TypeError(f"langs must be a list of language codes, not the string {langs!r}")
     if not langs:
@@ -135,6 +152,10 @@ def _check_settings(langs: Sequence[str], n_views: int, word_prob: float) -> Non
         raise ValueError(f"n_views must be at least 1, got {n_views}")
     if not 0.0 <= word_prob <= 1.0:
         raise ValueError(f"word_prob must be between 0 and 1, got {word_prob}")
+    if not 0 <= langs_per_doc <= len(langs):
+        raise ValueError(
+            f"langs_per_doc must be between 0 (every language) and the {len(langs)} target languages, got {langs_per_doc}"
+        )
 
 
 def _segment(doc: Doc, dictionary: BilingualDictionary) -> List[_Segment]:
@@ -247,6 +268,7 @@ def codeswitch_file(
     freedict_dir: Path = FREEDICT_DIR,
     limit: int = 0,
     report_path: Optional[Path] = None,
+    langs_per_doc: int = 0,
 ) -> Dict[str, Any]:
     """Write the code-switched views of a .spacy corpus to output.
 
@@ -260,7 +282,7 @@ def codeswitch_file(
     source = Path(source)
     output = Path(output)
     word_pair_paths = dict(word_pair_paths or {})
-    _check_settings(langs, n_views, word_prob)
+    _check_settings(langs, n_views, word_prob, langs_per_doc)
     stray = sorted(set(word_pair_paths) - set(langs))
     if stray:
         raise ValueError(
@@ -284,7 +306,7 @@ def codeswitch_file(
         for lang in langs
     }
     views, coverage = codeswitch_docs(
-        docs, dictionaries, langs, seed=seed, n_views=n_views, word_prob=word_prob
+        docs, dictionaries, langs, seed=seed, n_views=n_views, word_prob=word_prob, langs_per_doc=langs_per_doc
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     DocBin(docs=views, store_user_data=True).to_disk(output)
@@ -293,6 +315,7 @@ def codeswitch_file(
         "source_docs": len(docs),
         "seed": seed,
         "n_views": n_views,
+        "langs_per_doc": langs_per_doc,
         "word_prob": word_prob,
         "dictionary_phrases": {lang: len(dictionaries[lang]) for lang in langs},
         "coverage": coverage,

@@ -191,6 +191,25 @@ def test_several_languages_come_source_by_source():
     assert ents(views[2])[2] == ("Alemania", "LOC")
 
 
+def test_langs_per_doc_draws_languages_per_source_and_keeps_each_view():
+    langs = ["de", "es", "zh"]
+    many = [SOURCES[i % len(SOURCES)] for i in range(30)]
+    every, _ = codeswitch_docs(many, DICTIONARIES, langs, seed=3, word_prob=0.5)
+    drawn, coverage = codeswitch_docs(many, DICTIONARIES, langs, seed=3, word_prob=0.5, langs_per_doc=1)
+    assert [view.user_data[SOURCE_INDEX_KEY] for view in drawn] == list(range(len(many)))
+    assert {get_doc_lang(view) for view in drawn} == set(langs)
+    assert sum(c["sentences"] for c in coverage.values()) == len(many)
+    # A drawn view is the view the full run makes for its source and language.
+    full = {(view.user_data[SOURCE_INDEX_KEY], get_doc_lang(view)): summary(view) for view in every}
+    assert all(full[view.user_data[SOURCE_INDEX_KEY], get_doc_lang(view)] == summary(view) for view in drawn)
+    reordered, _ = codeswitch_docs(many, DICTIONARIES, ["zh", "es", "de"], seed=3, word_prob=0.5, langs_per_doc=1)
+    assert [summary(view) for view in reordered] == [summary(view) for view in drawn]
+    other_seed, _ = codeswitch_docs(many, DICTIONARIES, langs, seed=4, word_prob=0.5, langs_per_doc=1)
+    assert [get_doc_lang(view) for view in other_seed] != [get_doc_lang(view) for view in drawn]
+    two, _ = codeswitch_docs(many, DICTIONARIES, langs, seed=3, langs_per_doc=2)
+    assert len(two) == 2 * len(many)
+
+
 def test_chinese_translations_are_split_into_characters():
     views, _ = codeswitch_docs(SOURCES[:1], {"zh": CHINESE}, ["zh"], seed=0, word_prob=1.0)
     view = views[0]
@@ -220,6 +239,7 @@ def test_sentences_without_entities_still_give_valid_views():
         ({"de": GERMAN}, [], {}, "No target languages"),
         ({"de": GERMAN}, ["de"], {"n_views": 0}, "n_views must be at least 1"),
         ({"de": GERMAN}, ["de"], {"word_prob": 1.5}, "word_prob must be between 0 and 1"),
+        ({"de": GERMAN}, ["de"], {"langs_per_doc": 2}, "langs_per_doc must be between 0"),
     ],
 )
 def test_bad_arguments_are_named(dictionaries, langs, options, message):
