@@ -5,7 +5,7 @@ them. Output: per-cell relation logits of each window, the pair representations'
 projections for the relation contrastive loss, and a pooled sentence vector for
 the semantic contrastive loss.
 """
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -38,11 +38,15 @@ class ConditionalLayerNorm(nn.Module):
             nn.init.zeros_(layer.weight)
             nn.init.constant_(layer.bias, bias)
 
-    def forward(self, hidden: Tensor) -> Tensor:
+    def forward(self, hidden: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """(gamma, normed, lambda), each B x N x D, of which r'_ij = gamma_i * normed_j + lambda_i.
+
+        The B x N x N x D grid itself is left to the caller: the head only ever
+        needs a linear projection of it, which is cheaper to take from the parts.
+        """
         mean = hidden.mean(dim=-1, keepdim=True)
         std = (hidden.var(dim=-1, keepdim=True, unbiased=False) + self.eps).sqrt()
-        normed = ((hidden - mean) / std).unsqueeze(1)  # (B, 1, N, D): the column word j
-        return self.gamma(hidden).unsqueeze(2) * normed + self.shift(hidden).unsqueeze(2)
+        return self.gamma(hidden), (hidden - mean) / std, self.shift(hidden)
 
 
 class Biaffine(nn.Module):
@@ -69,7 +73,12 @@ class Biaffine(nn.Module):
 
 
 class DilatedGridConv(nn.Module):
-    """A 1x1 projection followed by 3x3 convolutions with several dilations, outputs concatenated."""
+    """A 1x1 projection followed by 3x3 convolutions with several dilations, outputs concatenated.
+
+    `reduce` (channel dropout, the 1x1 convolution, GELU) holds the projection's
+    weights; RelationHead applies them to the parts of the pair grid without
+    building it (RelationHead._project_grid), and `forward` takes the result.
+    """
 
     def __init__(self, width: int, size: int, dilations: Sequence[int], dropout: float) -> None:
         super().__init__()
@@ -78,12 +87,13 @@ class DilatedGridConv(nn.Module):
             nn.Conv2d(size, size, kernel_size=3, dilation=d, padding=d) for d in dilations
         )
 
-    def forward(self, grid: Tensor, cell_mask: Tensor) -> Tensor:
+    def forward(self, reduced: Tensor, cell_mask: Tensor) -> Tensor:
+        """B x N x N x size cells, the projected grid, to B x N x N x (size * len(dilations))."""
         # Cells left out (padding, off the band) are zeroed after every layer, so that a
         # sentence's cells depend neither on the other sentences of its batch nor on
-        # where its grid windows are cut.
-        mask = cell_mask.unsqueeze(1).to(grid.dtype)
-        x = self.reduce(grid.permute(0, 3, 1, 2)) * mask
+        # where its grid windows are cut. Channels stay last in memory (channels_last).
+        mask = cell_mask.unsqueeze(1).to(reduced.dtype)
+        x = reduced.permute(0, 3, 1, 2)
         outputs = []
         for conv in self.dilated:
             x = nn.functional.gelu(conv(x)) * mask
@@ -176,16 +186,57 @@ class RelationHead(nn.Module):
         n_words = hidden.shape[1]
         word_mask = torch.arange(n_words, device=hidden.device)[None, :] < lengths[:, None]
         cell_mask = word_mask[:, :, None] & word_mask[:, None, :] & _band(n_words, max_width, hidden.device)
-        grid = [self.cln(hidden)]
-        if self.distance is not None:
-            grid.append(self.distance(_distance_buckets(n_words, hidden.device)).expand(len(hidden), -1, -1, -1))
-        if self.region is not None:
-            grid.append(self.region(_regions(cell_mask)))
-        features = torch.cat(grid, dim=-1) * cell_mask.unsqueeze(-1)
+        cells = cell_mask.unsqueeze(-1).to(hidden.dtype)
+        # Both paths start with a linear map of the pair grid: the convolutions' 1x1
+        # projection, or without convolutions the pair MLP's first layer.
+        dropout, linear, activation = self.conv.reduce if self.conv is not None else self.pair_mlp
+        weight = linear.weight.flatten(1)
+        projected = activation(self._project_grid(hidden, cell_mask, weight, linear.bias, dropout.p)) * cells
         if self.conv is not None:
-            features = self.conv(features, cell_mask)
-        pairs = self.pair_mlp(features)
+            pairs = self.pair_mlp(self.conv(projected, cell_mask))
+        else:
+            pairs = projected
         return self.pair_classifier(pairs) + self.biaffine(hidden), pairs
+
+    def _project_grid(
+        self, hidden: Tensor, cell_mask: Tensor, weight: Tensor, bias: Optional[Tensor], dropout: float
+    ) -> Tensor:
+        """weight @ [CLN(h)_ij; distance_ij; region_ij] + bias for every cell (B x N x N x O).
+
+        The concatenated grid (B x N x N x (D + 2E)) is never built, which made up a
+        third of the head's time: a linear map of a concatenation is the sum of the
+        maps of its parts; of CLN(h)_ij = gamma_i * normed_j + lambda_i only the first
+        term needs the grid; an embedding followed by a linear map is a lookup in the
+        projected table. In training, dropout zeroes whole input channels per window
+        (Dropout2d on the grid), applied to the parts.
+        """
+        gamma, normed, shift = self.cln(hidden)
+        width = gamma.shape[-1]
+        keep: Optional[Tensor] = None
+        if self.training and dropout > 0:
+            keep = torch.bernoulli(gamma.new_full((len(hidden), weight.shape[1]), 1 - dropout)) / (1 - dropout)
+            gamma = gamma * keep[:, None, :width]
+            shift = shift * keep[:, None, :width]
+        hidden_weight = weight[:, :width]
+        projected = torch.matmul(gamma.unsqueeze(2) * normed.unsqueeze(1), hidden_weight.t())
+        projected = projected + nn.functional.linear(shift, hidden_weight, bias).unsqueeze(2)
+        offset = width
+        for embedding, index in self._cell_embeddings(cell_mask):
+            columns = slice(offset, offset + embedding.embedding_dim)
+            table = embedding.weight if keep is None else embedding.weight * keep[:, None, columns]
+            projected = projected + _lookup(table @ weight[:, columns].t(), index)
+            offset = columns.stop
+        return projected
+
+    def _cell_embeddings(self, cell_mask: Tensor) -> List[Tuple[nn.Embedding, Tensor]]:
+        """The embedding tables of the grid's extra channels, each with its index per cell."""
+        n_words = cell_mask.shape[1]
+        embeddings = []
+        if self.distance is not None:
+            embeddings.append((self.distance, _distance_buckets(n_words, cell_mask.device)))
+        if self.region is not None:
+            embeddings.append((self.region, _regions(cell_mask)))
+        return embeddings
 
     def _fuse(self, vectors: Tensor, lengths: Tensor) -> Tensor:
         if self.fusion is None:
@@ -216,6 +267,14 @@ def _regions(cell_mask: Tensor) -> Tensor:
     n_words = cell_mask.shape[1]
     lower = torch.tril(torch.ones(n_words, n_words, dtype=torch.long, device=cell_mask.device))
     return (2 - lower).unsqueeze(0) * cell_mask.long()
+
+
+def _lookup(table: Tensor, index: Tensor) -> Tensor:
+    """Rows of a T x O table (or of a B x T x O table per window) at a (1 or B) x N x N index."""
+    if table.dim() == 2:
+        return table[index]
+    windows = torch.arange(len(table), device=table.device)[:, None, None]
+    return table[windows, index.expand(len(table), -1, -1)]
 
 
 def _band(n_words: int, max_width: int, device: torch.device) -> Tensor:

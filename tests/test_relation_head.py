@@ -1,5 +1,6 @@
 import pytest
 import torch
+from torch import nn
 
 from spacy_mclner import relation_head
 from spacy_mclner.grid import band_mask, grid_windows
@@ -64,9 +65,38 @@ def test_conditional_layer_norm_starts_as_layer_norm():
     cln = ConditionalLayerNorm(8)
     hidden = torch.randn(1, 3, 8)
     expected = torch.nn.functional.layer_norm(hidden, (8,), eps=1e-6)
-    out = cln(hidden)
+    gamma, normed, shift = cln(hidden)
+    out = gamma.unsqueeze(2) * normed.unsqueeze(1) + shift.unsqueeze(2)  # r'_ij
     for i in range(3):
         torch.testing.assert_close(out[0, i], expected[0], atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("dilations", [(1, 2), ()])
+def test_projected_grid_equals_the_projection_of_the_built_grid(dilations):
+    torch.manual_seed(0)
+    head = RelationHead(12, 5, hidden_width=8, biaffine_width=8, pair_width=6, conv_width=4, dilations=dilations).eval()
+    with torch.no_grad():
+        for parameter in head.parameters():
+            parameter.add_(torch.randn_like(parameter))
+    hidden = torch.randn(2, 7, 8)
+    lengths = torch.tensor([7, 4])
+    cell_mask = (torch.arange(7)[None, :] < lengths[:, None])[:, :, None] & relation_head._band(7, 3, hidden.device)
+    gamma, normed, shift = head.cln(hidden)
+    parts = [gamma.unsqueeze(2) * normed.unsqueeze(1) + shift.unsqueeze(2)]
+    parts += [embedding(index).expand(2, -1, -1, -1) for embedding, index in head._cell_embeddings(cell_mask)]
+    grid = torch.cat(parts, dim=-1)
+    linear = head.conv.reduce[1] if dilations else head.pair_mlp[1]
+    expected = nn.functional.linear(grid, linear.weight.flatten(1), linear.bias)
+    projected = head._project_grid(hidden, cell_mask, linear.weight.flatten(1), linear.bias, dropout=0.5)
+    torch.testing.assert_close(projected, expected, atol=1e-4, rtol=1e-4)
+    # In training, dropout zeroes whole input channels of a window.
+    head.train()
+    torch.manual_seed(1)
+    dropped = head._project_grid(hidden, cell_mask, torch.eye(grid.shape[-1]), None, dropout=0.5)
+    for window in range(2):
+        kept = dropped[window].flatten(0, 1).abs().sum(dim=0) > 0
+        assert 0 < int(kept.sum()) < grid.shape[-1]
+        torch.testing.assert_close(dropped[window][..., kept], 2 * grid[window][..., kept])
 
 
 def test_grid_loss_ignores_cells_and_weights_none():
