@@ -15,7 +15,9 @@ import zipfile
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
-from .corpus import convert_file
+import spacy
+
+from .corpus import convert_file, read_conll_docs
 
 BENCHMARKS = ("conll", "panx")
 _CONLL_FOLDERS = {"en": "conll2003/en", "de": "conll2003/de", "es": "conll2002/es", "nl": "conll2002/nl"}
@@ -89,10 +91,14 @@ def unpack_public_sources(
       lines): panx/LANG/{train,dev} without the `LANG:` prefixes, for the
       languages in panx_langs (None: all). Target test sets stay packed: the
       protocol picks and reports on dev.
+    - every target's train split (PAN-X but English, and the CoNLL-2002 es / nl
+      train files the assets fetch) also as LANG/unlabeled, its tokens without
+      tags, which self-training reads: targets contribute no label.
 
     CoNLL-2002 files need no unpacking; CoNLL-2003 German is not public.
     """
     written: List[Path] = []
+    found: set = set()
     conll_zip = raw_dir / CONLL2003_ZIP
     panx_zip = raw_dir / PANX_ZIP
     if not conll_zip.is_file() and not panx_zip.is_file():
@@ -106,14 +112,24 @@ def unpack_public_sources(
                 written.append(_write(data_dir / "conll2003" / "en" / split, archive.read(members[member])))
     if panx_zip.is_file():
         wanted = set(panx_langs) if panx_langs is not None else None
-        found = set()
         for lang, split, lines in _panx_files(panx_zip, wanted):
             found.add(lang)
             written.append(_write(data_dir / "panx" / lang / split, lines))
         missing = sorted((wanted or set()) - found)
         if missing:
             raise ValueError(f"{panx_zip} has no data for {', '.join(missing)}")
+    targets = [(f"conll2002/{lang}", lang) for lang in ("es", "nl")] + [(f"panx/{lang}", lang) for lang in sorted(found)]
+    for folder, lang in targets:
+        train = data_dir / folder / "train"
+        if lang != "en" and train.is_file():
+            written.append(write_unlabeled(train, data_dir / folder / "unlabeled", lang))
     return written
+
+
+def write_unlabeled(train: Path, output: Path, lang: str) -> Path:
+    """A labelled file's tokens without tags: one token a line, a blank line after each sentence."""
+    docs = read_conll_docs(train, spacy.blank("xx").vocab, lang)
+    return _write(output, "".join("\n".join(token.text for token in doc) + "\n\n" for doc in docs).encode("utf8"))
 
 
 def _panx_files(panx_zip: Path, langs: Optional[set]) -> Iterator[Tuple[str, str, bytes]]:

@@ -80,10 +80,12 @@ def report_command(
     limit: int = typer.Option(0, "--limit", help="Evaluate only the first N docs of each file (0: all)"),
     batch_size: int = typer.Option(64, "--batch-size"),
     labels: Optional[str] = typer.Option(None, "--labels", help="Comma-separated entity types to keep in the predictions"),
+    self_training: Optional[Path] = typer.Option(None, "--self-training", help="Run folder of `self-train`: adds each finished round's pipeline, named round-K, after PIPELINES"),
     gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU to run on (-1: CPU)"),
 ) -> None:
     """Compare pipelines side by side: F1 per language and type, target macro F1, bar chart."""
     from .report import compare_pipelines, report_markdown, write_report
+    from .self_training import round_models
 
     named = {}
     for option in pipelines:
@@ -93,6 +95,11 @@ def report_command(
         if name.strip() in named:
             raise typer.BadParameter(f"pipeline name {name.strip()!r} given twice", param_hint="PIPELINES")
         named[name.strip()] = path.strip()
+    if self_training is not None:
+        for name, path in round_models(self_training).items():
+            if name in named:
+                raise typer.BadParameter(f"pipeline name {name!r} is also a round of --self-training", param_hint="PIPELINES")
+            named[name] = str(path)
     _use_gpu(gpu_id)
     report = compare_pipelines(
         named, data, source_lang=source_lang, lang=lang, limit=limit, batch_size=batch_size, labels=_split(labels)
@@ -271,7 +278,10 @@ def self_train_command(
     teacher: Path = typer.Argument(..., help="Source-stage pipeline: the first round's teacher"),
     output: Path = typer.Argument(..., help="Run folder: round-0, round-1 ... and quality.md/.json/.png"),
     source: Path = typer.Option(..., "--source", help="Labelled source .spacy file(s), trained on in every round"),
-    unlabeled: List[str] = typer.Option(..., "--unlabeled", help="LANG=PATH of target text to pseudo-label; repeatable"),
+    unlabeled: List[str] = typer.Option([], "--unlabeled", help="LANG=PATH of target text to pseudo-label; repeatable"),
+    data: Optional[Path] = typer.Option(None, "--data", help="Benchmark data folder laid out as ../shared/data: pseudo-label the `unlabeled` file of each of --targets"),
+    benchmark: str = typer.Option("conll", "--benchmark", help="Benchmark of --data: conll or panx"),
+    targets: Optional[str] = typer.Option(None, "--targets", help="Comma-separated target languages to read from --data"),
     dev: Path = typer.Option(..., "--dev", help="Folder of labelled dev .spacy files, one per language"),
     views: Optional[Path] = typer.Option(None, "--views", help="Code-switched views of --source (for L_tc)"),
     config: Path = typer.Option(Path("configs/mclner_student.cfg"), "--config", help="Student config"),
@@ -282,6 +292,7 @@ def self_train_command(
     labels: Optional[str] = typer.Option(None, "--labels", help="Comma-separated types to score (e.g. PER,LOC,ORG for PAN-X)"),
     eval_limit: int = typer.Option(0, "--eval-limit", help="Score pseudo-labels and rounds on the first N dev docs per language (0: all)"),
     batch_size: int = typer.Option(64, "--batch-size"),
+    gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU to run on (-1: CPU)"),
 ) -> None:
     """K rounds of pseudo-labelling and student training, each in its own folder; reruns resume.
 
@@ -296,7 +307,7 @@ def self_train_command(
         output=output,
         config=config,
         source=source,
-        unlabeled=dict(_lang_paths(unlabeled, "--unlabeled")),
+        unlabeled=_unlabeled_paths(unlabeled, data, benchmark, _split(targets)),
         dev=dev,
         threshold=threshold,
         views=views,
@@ -306,8 +317,10 @@ def self_train_command(
         labels=_split(labels),
         eval_limit=eval_limit,
         batch_size=batch_size,
+        gpu_id=gpu_id,
         overrides=parse_config_overrides(ctx.args),
     )
+    _use_gpu(gpu_id)
     typer.echo(quality_markdown(run_self_training(plan)))
 
 
@@ -321,6 +334,27 @@ def self_train_report_command(
     records = read_rounds(output)
     write_quality_report(output, records)
     typer.echo(quality_markdown(records))
+
+
+def _unlabeled_paths(
+    options: List[str], data: Optional[Path], benchmark: str, targets: Optional[List[str]]
+) -> Dict[str, Path]:
+    """Each target language's unlabelled text: --unlabeled LANG=PATH options, and --targets read from --data."""
+    from .benchmarks import benchmark_file
+
+    paths: Dict[str, Path] = {}
+    pairs = _lang_paths(options, "--unlabeled")
+    if (data is None) != (targets is None):
+        raise typer.BadParameter("--data and --targets go together", param_hint="--data")
+    if data is not None and targets is not None:
+        pairs += [(lang, benchmark_file(data, benchmark, lang, "unlabeled")) for lang in targets]
+    for lang, path in pairs:
+        if lang in paths:
+            raise typer.BadParameter(f"unlabelled text for {lang!r} given twice", param_hint="--unlabeled")
+        paths[lang] = path
+    if not paths:
+        raise typer.BadParameter("give --unlabeled LANG=PATH, or --data with --targets", param_hint="--unlabeled")
+    return paths
 
 
 def _lang_paths(options: List[str], param_hint: str) -> List[Tuple[str, Path]]:

@@ -45,6 +45,7 @@ class SelfTrainingPlan:
         choice, pseudo-label quality and the scores of each round.
     labels: score only these predicted types (a CoNLL teacher on PAN-X: PER, LOC, ORG).
     eval_limit: the first N dev docs per language for pseudo-label quality and round scores (0: all).
+    gpu_id: the GPU the students train on (-1: CPU).
     overrides: config overrides for the students' `spacy train` (steps, sizes...).
     """
 
@@ -62,6 +63,7 @@ class SelfTrainingPlan:
     labels: Optional[List[str]] = None
     eval_limit: int = 0
     batch_size: int = 64
+    gpu_id: int = -1
     overrides: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -76,7 +78,7 @@ def run_self_training(plan: SelfTrainingPlan) -> List[Dict[str, Any]]:
     for round_id in range(1, plan.rounds + 1):
         folder = plan.output / f"round-{round_id}"
         records.append(_finished(folder) or _run_round(plan, round_id, teacher, folder))
-        teacher = folder / "model" / "model-best"
+        teacher = round_model(plan.output, round_id)
     write_quality_report(plan.output, records)
     return records
 
@@ -108,8 +110,8 @@ def _run_round(plan: SelfTrainingPlan, round_id: int, teacher: Path, folder: Pat
         **({"paths.views": str(plan.views)} if plan.views is not None else {}),
         **plan.overrides,
     }
-    train(config_path, model_dir, overrides=overrides)
-    student = model_dir / "model-best"
+    train(config_path, model_dir, use_gpu=plan.gpu_id, overrides=overrides)
+    student = round_model(plan.output, round_id)
     record = {"round": round_id, "model": str(student), "teacher": str(teacher), "dev": _dev_scores(plan, student), "pseudo": reports}
     _write_json(folder / ROUND_FILE, record)
     return record
@@ -161,6 +163,16 @@ def _write_json(path: Path, data: Any) -> None:
     partial = path.with_name(path.name + ".partial")
     srsly.write_json(partial, data)
     os.replace(partial, path)
+
+
+def round_model(output: Path, round_id: int) -> Path:
+    """The pipeline a round trained: its student, the next round's teacher."""
+    return Path(output) / f"round-{round_id}" / "model" / "model-best"
+
+
+def round_models(output: Path) -> Dict[str, Path]:
+    """round-K -> pipeline of each finished self-training round of a run folder, in round order."""
+    return {f"round-{r['round']}": round_model(output, r["round"]) for r in read_rounds(output) if r["round"] > 0}
 
 
 def read_rounds(output: Path) -> List[Dict[str, Any]]:

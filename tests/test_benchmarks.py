@@ -22,15 +22,16 @@ CONLL_FOLDERS = {"en": "conll2003/en", "de": "conll2003/de", "es": "conll2002/es
 
 
 def write_tiny_benchmark(data_dir: Path, n_sentences: int = 4) -> Dict[str, Path]:
-    """A CoNLL-shaped data folder: en train and dev, de/es/nl dev, one sentence repeated."""
+    """A CoNLL-shaped data folder: en train and dev, de/es/nl dev and unlabeled, one sentence repeated."""
     written = {}
     for lang, lines in SENTENCES.items():
         text = "\n\n".join(["\n".join(lines)] * n_sentences) + "\n"
-        splits = ("train", "dev") if lang == "en" else ("dev",)
+        tokens = "\n\n".join(["\n".join(line.split()[0] for line in lines)] * n_sentences) + "\n"
+        splits = ("train", "dev") if lang == "en" else ("dev", "unlabeled")
         for split in splits:
             path = data_dir / CONLL_FOLDERS[lang] / split
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf8")
+            path.write_text(tokens if split == "unlabeled" else text, encoding="utf8")
             written[f"{lang}/{split}"] = path
     return written
 
@@ -90,9 +91,16 @@ def write_public_downloads(raw: Path) -> None:
 
 def test_unpack_lays_out_public_downloads(tmp_path: Path):
     write_public_downloads(tmp_path / "raw")
+    spanish = tmp_path / "data" / "conll2002" / "es" / "train"  # fetched as it is by the assets
+    spanish.parent.mkdir(parents=True)
+    spanish.write_text("-DOCSTART- O\n\nLa O\nCoruña B-LOC\n\nEl O\n", encoding="utf8")
     written = unpack_public_sources(tmp_path / "raw", tmp_path / "data", panx_langs=["de"])
     relative = sorted(str(path.relative_to(tmp_path / "data")) for path in written)
-    assert relative == ["conll2003/en/dev", "conll2003/en/train", "panx/de/dev", "panx/de/train"]
+    assert relative == [
+        "conll2002/es/unlabeled", "conll2003/en/dev", "conll2003/en/train", "panx/de/dev", "panx/de/train", "panx/de/unlabeled"
+    ]
+    assert (tmp_path / "data" / "panx" / "de" / "unlabeled").read_text(encoding="utf8") == "Anton\nWilhelm\nin\nKöln:Süd\n\nJa\n\n"
+    assert (tmp_path / "data" / "conll2002" / "es" / "unlabeled").read_text(encoding="utf8") == "La\nCoruña\n\nEl\n\n"
     vocab = spacy.blank("xx").vocab
     [en] = read_conll_docs(tmp_path / "data" / "conll2003" / "en" / "train", vocab, "en")
     assert [(ent.text, ent.label_) for ent in en.ents] == [("EU", "ORG"), ("German", "MISC")]

@@ -135,6 +135,42 @@ def test_the_command_passes_languages_and_config_overrides(monkeypatch: pytest.M
     assert result.exit_code != 0 and "expected LANG=PATH" in result.output
 
 
+def test_the_command_reads_each_targets_unlabelled_text_from_a_data_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    from .test_benchmarks import write_tiny_benchmark
+
+    written = write_tiny_benchmark(tmp_path / "data")
+    plans = []
+    monkeypatch.setattr(self_training, "run_self_training", lambda plan: plans.append(plan) or [])
+    args = ["self-train", "teacher", str(tmp_path / "run"), "--source", "en.spacy", "--dev", "dev"]
+    data = ["--data", str(tmp_path / "data"), "--benchmark", "conll"]
+    result = CliRunner().invoke(app, args + data + ["--targets", "de,nl", "--unlabeled", "zh=zh.txt"])
+    assert result.exit_code == 0, result.output
+    assert plans[0].unlabeled == {"zh": Path("zh.txt"), "de": written["de/unlabeled"], "nl": written["nl/unlabeled"]}
+    for extra, message in [
+        (data, "--data and --targets go together"),
+        (["--targets", "de"], "--data and --targets go together"),
+        (data + ["--targets", "de", "--unlabeled", "de=de.txt"], "unlabelled text for 'de' given twice"),
+        ([], "give --unlabeled LANG=PATH, or --data with --targets"),
+    ]:
+        result = CliRunner().invoke(app, args + extra, env={"COLUMNS": "200"})
+        assert result.exit_code != 0 and message in result.output, result.output
+    result = CliRunner().invoke(app, args + data + ["--targets", "fr"])
+    assert isinstance(result.exception, ValueError) and "CoNLL has no 'fr' data" in str(result.exception)
+
+
+def test_round_models_lists_finished_rounds(tmp_path: Path):
+    for round_id in (0, 1, 2):
+        (tmp_path / f"round-{round_id}").mkdir()
+        srsly.write_json(tmp_path / f"round-{round_id}" / "round.json", {"round": round_id})
+    (tmp_path / "round-3" / "pseudo").mkdir(parents=True)  # interrupted: not listed
+    assert self_training.round_models(tmp_path) == {
+        "round-1": tmp_path / "round-1" / "model" / "model-best",
+        "round-2": tmp_path / "round-2" / "model" / "model-best",
+    }
+    with pytest.raises(ValueError, match="No finished self-training rounds"):
+        self_training.round_models(tmp_path / "round-3")
+
+
 def test_the_quality_table_and_plot(tmp_path: Path):
     quality = {"p": 0.5, "r": 0.25, "f": 1 / 3, "sentences": 8, "kept_sentences": 3}
     records = [
