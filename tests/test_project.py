@@ -13,7 +13,7 @@ from spacy.tokens import DocBin
 from .test_benchmarks import write_tiny_benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = ["encoder", "convert", "codeswitch", "train-baseline", "train-mclner", "evaluate", "package"]
+COMMANDS = ["encoder", "convert", "codeswitch", "train-baseline", "train-mclner", "self-train", "evaluate", "package"]
 
 
 def run_all(project: Path, variables: dict) -> str:
@@ -43,6 +43,10 @@ def test_workflow_all_on_tiny_data(encoder_dir: Path, tmp_path: Path):
         "eval_frequency": 2,
         "dev_select": 2,
         "eval_limit": 3,
+        "rounds": 1,
+        "unlabeled_sents": 3,
+        "student_steps": 2,
+        "threshold": 0.0,
         "package_name": "tiny_workflow",
     }
     run_all(project, variables)
@@ -50,15 +54,21 @@ def test_workflow_all_on_tiny_data(encoder_dir: Path, tmp_path: Path):
     corpus = project / "corpus" / "conll"
     assert len(read_docs(corpus / "train.spacy")) == 3
     assert sorted(path.name for path in (corpus / "dev").iterdir()) == ["de.spacy", "en.spacy", "es.spacy", "nl.spacy"]
-    assert len(read_docs(corpus / "views.spacy")) == 9  # a view per sentence and target
+    views = read_docs(corpus / "views.spacy")
+    assert len(views) == 3  # langs_per_doc 1: one view per sentence, in a target drawn at random
     coverage = srsly.read_json(project / "metrics" / "conll" / "codeswitch_coverage.json")
     assert set(coverage["coverage"]) == {"de", "es", "nl"}
     for name in ("baseline", "mclner"):
         meta = srsly.read_json(project / "training" / "conll" / name / "model-best" / "meta.json")
         assert set(meta["performance"]["ents_per_lang"]) == {"en", "de", "es", "nl"}
 
+    quality = srsly.read_json(project / "training" / "conll" / "self" / "quality.json")
+    assert [record["round"] for record in quality] == [0, 1]
+    assert set(quality[1]["pseudo"]) == {"de", "es", "nl"}
+    assert (project / "training" / "conll" / "self" / "round-1" / "model" / "model-best" / "meta.json").is_file()
+
     report = srsly.read_json(project / "metrics" / "conll" / "report.json")
-    assert list(report["pipelines"]) == ["baseline", "mclner"]
+    assert list(report["pipelines"]) == ["baseline", "mclner", "round-1"]
     assert report["targets"] == ["de", "es", "nl"]
     assert report["pipelines"]["mclner"]["scores"]["ents_per_lang"]["de"]["n_docs"] == 3
     markdown = (project / "metrics" / "conll" / "report.md").read_text(encoding="utf8")
