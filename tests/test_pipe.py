@@ -172,6 +172,20 @@ def test_bench_reports_positive_rates(trained: Language, encoder_dir: Path):
     assert "| x |" in bench_markdown({"x": result})
 
 
+def test_bench_times_the_encoder_on_the_batches_the_pipeline_forms(trained: Language):
+    from spacy_mclner.bench import encoder_batches
+
+    docs = [eg.predicted for eg in make_examples(trained)]
+    tok2vec = trained.get_pipe("mclner").model.get_ref("tok2vec")
+    batches = encoder_batches(trained, tok2vec, docs, batch_size=2)
+    # mclner.pipe sorts docs by length before batching them.
+    assert [[len(doc) for doc in batch] for batch in batches] == [
+        sorted(len(doc) for doc in docs)[i : i + 2] for i in range(0, len(docs), 2)
+    ]
+    assert tok2vec.predict(batches[0])  # the encoder's own forward is back in place
+    assert "recording" not in tok2vec._func.__name__
+
+
 def test_training_targets_ignore_entities_cut_by_a_window(trained: Language):
     from spacy_mclner.grid import IGNORE, NNW, NONE
     from spacy_mclner.model import GridBatch, GridWindow
