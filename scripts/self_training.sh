@@ -2,15 +2,17 @@
 # MCL-NER self-training (method.md section 5) on CoNLL (de, es, nl) and PAN-X (de, es, ru, ar, hi, zh):
 # a source model trained on English CoNLL-2003 is the first teacher; each of ROUNDS rounds
 # pseudo-labels LIMIT unlabelled sentences per language and trains a student for STEPS steps on
-# STUDENT_SOURCE English sentences + the pseudo-labels. Every round has its own folder under
-# training/self/<benchmark>, so a rerun resumes after the last finished round.
-# Results: training/self/<benchmark>/quality.{md,json,png}.
+# STUDENT_SOURCE English sentences + the pseudo-labels (with VIEWS, a codeswitch file of the
+# English corpus, those sentences bring their code-switched views and L_tc). Every round has its own folder under
+# OUT/<benchmark> (OUT: training/self), so a rerun resumes after the last finished round.
+# Results: OUT/<benchmark>/quality.{md,json,png}.
 # Sizes come from the environment; the defaults are a CPU-sized run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
 ENCODER=${ENCODER:-assets/encoder}
 TEACHER=${TEACHER:-training/self/source/model-best}
+OUT=${OUT:-training/self}
 TRAIN_SENTS=${TRAIN_SENTS:-4000}   # source stage: English sentences, epochs, dev docs per language for the checkpoint
 EPOCHS=${EPOCHS:-2}
 DEV_SELECT=${DEV_SELECT:-100}
@@ -20,6 +22,7 @@ EVAL_LIMIT=${EVAL_LIMIT:-300}      # dev docs per language for pseudo-label qual
 STEPS=${STEPS:-30}                 # student training steps per round
 STUDENT_SOURCE=${STUDENT_SOURCE:-500}  # English sentences beside the pseudo-labels in a student's corpus
 THRESHOLD=${THRESHOLD:-0.9}
+VIEWS=${VIEWS:-}                   # code-switched views of corpus/en-train.spacy (empty: students train without L_tc)
 BATCH=32
 
 # shellcheck source=scripts/prepare_benchmarks.sh
@@ -34,13 +37,15 @@ fi
 student=(--paths.encoder "$ENCODER" --paths.train_limit "$STUDENT_SOURCE" --paths.dev_limit "$DEV_SELECT"
          --training.max_steps "$STEPS" --training.eval_frequency "$STEPS"
          --training.optimizer.learn_rate.warmup_steps $(( STEPS / 5 )) --training.optimizer.learn_rate.total_steps "$STEPS")
-python -m spacy_mclner self-train "$TEACHER" training/self/conll --source corpus/en-train.spacy --dev corpus/dev \
+views=()
+if [ -n "$VIEWS" ]; then views=(--views "$VIEWS"); fi
+python -m spacy_mclner self-train "$TEACHER" "$OUT/conll" --source corpus/en-train.spacy "${views[@]}" --dev corpus/dev \
     --unlabeled de="$DATA/conll2003/de/unlabeled" --unlabeled es="$DATA/conll2002/es/unlabeled" \
     --unlabeled nl="$DATA/conll2002/nl/unlabeled" \
     --rounds "$ROUNDS" --limit "$LIMIT" --eval-limit "$EVAL_LIMIT" --threshold "$THRESHOLD" "${student[@]}"
 # PAN-X has no MISC: the CoNLL-trained models' MISC entities are left out of the scores.
 panx=()
 for lang in de es ru ar hi zh; do panx+=(--unlabeled "$lang=$DATA/panx/$lang/unlabeled"); done
-python -m spacy_mclner self-train "$TEACHER" training/self/panx --source corpus/en-train.spacy --dev corpus/panx-dev \
+python -m spacy_mclner self-train "$TEACHER" "$OUT/panx" --source corpus/en-train.spacy "${views[@]}" --dev corpus/panx-dev \
     "${panx[@]}" --labels PER,LOC,ORG \
     --rounds "$ROUNDS" --limit "$LIMIT" --eval-limit "$EVAL_LIMIT" --threshold "$THRESHOLD" "${student[@]}"
