@@ -9,6 +9,7 @@ line after each sentence. The project's assets download the public sources;
 unpack_public_sources lays the archives among them out like this, so a copy
 on disk and a fresh download are read by the same commands.
 """
+import hashlib
 import io
 import tarfile
 import zipfile
@@ -26,6 +27,15 @@ CONLL2003_ZIP = "conll2003.zip"
 PANX_ZIP = "panx_dataset.zip"
 _CONLL2003_MEMBERS = {"train.txt": "train", "valid.txt": "dev"}
 _PANX_SPLITS = ("train", "dev")
+# Size and SHA-256 of the files the assets fetch as they are, as Hugging Face's `conll2002`
+# loader records them for the same addresses (its dataset_infos.json). The archives'
+# digests are not published for the addresses the assets use.
+PUBLISHED_FILES: Dict[str, Tuple[int, str]] = {
+    "conll2002/es/train": (2970825, "a20d95cab7d88a19a86f8c1ad6329325c99fbd9529ed978cbd7e31d4b01b4008"),
+    "conll2002/es/dev": (594058, "85c17793b77881c53d19017d9d0f1e6fb98b7ddcab54a5f24b05ed1793103c87"),
+    "conll2002/nl/train": (2377174, "0a419dcb356b62c8cff38515675550b3d5dbea9f45a1c4956328dbd5cc7fcdbc"),
+    "conll2002/nl/dev": (450785, "51259d4bfe52462f211d3d0b67173a7ecbfa296e199f6c6bd0895f4c78155057"),
+}
 
 
 def benchmark_file(data_dir: Path, benchmark: str, lang: str, split: str) -> Path:
@@ -95,8 +105,13 @@ def unpack_public_sources(
       train files the assets fetch) also as LANG/unlabeled, its tokens without
       tags, which self-training reads: targets contribute no label.
 
-    CoNLL-2002 files need no unpacking; CoNLL-2003 German is not public.
+    CoNLL-2002 files need no unpacking, but each one present is checked against
+    its published size and SHA-256 (PUBLISHED_FILES) before anything is written.
+    CoNLL-2003 German is not public.
     """
+    for relative, (size, digest) in PUBLISHED_FILES.items():
+        if (data_dir / relative).is_file():
+            check_published_file(data_dir / relative, size, digest)
     written: List[Path] = []
     found: set = set()
     conll_zip = raw_dir / CONLL2003_ZIP
@@ -124,6 +139,18 @@ def unpack_public_sources(
         if lang != "en" and train.is_file():
             written.append(write_unlabeled(train, data_dir / folder / "unlabeled", lang))
     return written
+
+
+def check_published_file(path: Path, size: int, digest: str) -> None:
+    """Raise if a downloaded file is not the published one (a changed mirror, a cut download)."""
+    content = path.read_bytes()
+    found = hashlib.sha256(content).hexdigest()
+    if len(content) != size or found != digest:
+        raise ValueError(
+            f"{path} is not the published file: {len(content)} bytes with SHA-256 {found}, expected "
+            f"{size} bytes with SHA-256 {digest}. Fetch it again (`python -m spacy project assets`) "
+            "or put the published file there."
+        )
 
 
 def write_unlabeled(train: Path, output: Path, lang: str) -> Path:

@@ -1,4 +1,5 @@
 """The benchmark layout: converting a source and its targets, unpacking public downloads."""
+import hashlib
 import io
 import tarfile
 import zipfile
@@ -9,6 +10,7 @@ import pytest
 import spacy
 from spacy.tokens import DocBin
 
+from spacy_mclner import benchmarks
 from spacy_mclner.benchmarks import convert_benchmark, unpack_public_sources
 from spacy_mclner.corpus import get_doc_lang, read_conll_docs
 
@@ -89,11 +91,14 @@ def write_public_downloads(raw: Path) -> None:
         archive.writestr("sw.tar.gz", tar_gz({"dev": bad}))
 
 
-def test_unpack_lays_out_public_downloads(tmp_path: Path):
+def test_unpack_lays_out_public_downloads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     write_public_downloads(tmp_path / "raw")
     spanish = tmp_path / "data" / "conll2002" / "es" / "train"  # fetched as it is by the assets
     spanish.parent.mkdir(parents=True)
     spanish.write_text("-DOCSTART- O\n\nLa O\nCoruña B-LOC\n\nEl O\n", encoding="utf8")
+    content = spanish.read_bytes()
+    published = {"conll2002/es/train": (len(content), hashlib.sha256(content).hexdigest())}
+    monkeypatch.setattr(benchmarks, "PUBLISHED_FILES", published)
     written = unpack_public_sources(tmp_path / "raw", tmp_path / "data", panx_langs=["de"])
     relative = sorted(str(path.relative_to(tmp_path / "data")) for path in written)
     assert relative == [
@@ -113,3 +118,13 @@ def test_unpack_lays_out_public_downloads(tmp_path: Path):
         unpack_public_sources(tmp_path / "raw", tmp_path / "data3", panx_langs=["de", "fr"])
     with pytest.raises(FileNotFoundError, match="fetch them with the project's assets"):
         unpack_public_sources(tmp_path / "nothing", tmp_path / "data4")
+
+
+def test_unpack_refuses_a_conll2002_file_that_is_not_the_published_one(tmp_path: Path):
+    write_public_downloads(tmp_path / "raw")
+    dutch = tmp_path / "data" / "conll2002" / "nl" / "dev"
+    dutch.parent.mkdir(parents=True)
+    dutch.write_text("De O\nHaag B-LOC\n", encoding="utf8")
+    with pytest.raises(ValueError, match=r"conll2002/nl/dev is not the published file: 16 bytes .* expected 450785 bytes"):
+        unpack_public_sources(tmp_path / "raw", tmp_path / "data", panx_langs=["de"])
+    assert not (tmp_path / "data" / "conll2003").exists()  # nothing written
