@@ -23,6 +23,7 @@ STEPS=${STEPS:-30}                 # student training steps per round
 STUDENT_SOURCE=${STUDENT_SOURCE:-500}  # English sentences beside the pseudo-labels in a student's corpus
 THRESHOLD=${THRESHOLD:-0.9}
 VIEWS=${VIEWS:-}                   # code-switched views of corpus/en-train.spacy (empty: students train without L_tc)
+BATCH_WORDS=${BATCH_WORDS:-}       # students' batches: padded words of sentences of similar length (empty: the config's batcher)
 BATCH=32
 
 # shellcheck source=scripts/prepare_benchmarks.sh
@@ -37,6 +38,10 @@ fi
 student=(--paths.encoder "$ENCODER" --paths.train_limit "$STUDENT_SOURCE" --paths.dev_limit "$DEV_SELECT"
          --training.max_steps "$STEPS" --training.eval_frequency "$STEPS"
          --training.optimizer.learn_rate.warmup_steps $(( STEPS / 5 )) --training.optimizer.learn_rate.total_steps "$STEPS")
+if [ -n "$BATCH_WORDS" ]; then
+    student+=(--training.batcher.@batchers spacy.batch_by_padded.v1 --training.batcher.size "$BATCH_WORDS"
+              --training.batcher.buffer 256 --training.batcher.discard_oversize false)
+fi
 views=()
 if [ -n "$VIEWS" ]; then views=(--views "$VIEWS"); fi
 python -m spacy_mclner self-train "$TEACHER" "$OUT/conll" --source corpus/en-train.spacy "${views[@]}" --dev corpus/dev \
