@@ -67,7 +67,8 @@ def bench_pipeline(
 ) -> Dict[str, float]:
     """Words/s of inference (`nlp.pipe`), of the NER component's encoder alone, and of training.
 
-    Each rate is the best of REPEATS runs after a warm-up batch. Training
+    Each rate is the best of REPEATS runs, after a warm-up pass over all docs
+    that also records the encoder's batches (encoder_batches). Training
     continues the loaded weights with `nlp.resume_training()`, so pass a copy
     you can spoil.
     """
