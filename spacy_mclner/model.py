@@ -16,6 +16,7 @@ from spacy.util import registry
 from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v2, torch2xp, xp2torch
 from thinc.types import Floats2d, Floats3d, Floats4d, FloatsXd, Ints1d
 
+from .batching import padded_groups
 from .encoders import resolve_encoder
 from .grid import grid_windows
 from .relation_head import RelationHead, receptive_radius
@@ -69,6 +70,7 @@ def build_mclner_model(
     projection_width: int = 128,
     dropout: float = 0.1,
     max_segment_words: int = 128,
+    encoder_batch_words: int = 256,
     freeze_word_embeddings: bool = True,
     max_entity_width: int = 32,
     nO: Optional[int] = None,
@@ -79,6 +81,11 @@ def build_mclner_model(
     fusion: contextual fusion over word vectors: "lstm" (BiLSTM) or "none".
     max_segment_words: length of a grid window; longer sentences (and docs without
         sentence boundaries) get overlapping windows that lose no entity (grid.grid_windows).
+    encoder_batch_words: the encoder takes a batch in calls of docs of similar
+        length, each at most this many padded words (longest doc x docs; a longer
+        doc goes alone). A batch of long docs would otherwise reach the transformer
+        as one call over all their windows, whose activations grow with the batch;
+        the relation head still takes the whole batch.
     freeze_word_embeddings: keep the encoder's word-piece embedding table fixed.
         It holds most of a multilingual encoder's weights (96M of 118M in
         multilingual-e5-small); English training only ever moves the rows of pieces
@@ -111,6 +118,7 @@ def build_mclner_model(
         attrs={
             "head_config": head_config,
             "max_segment_words": max_segment_words,
+            "encoder_batch_words": encoder_batch_words,
             "freeze_word_embeddings": freeze_word_embeddings,
             "max_entity_width": max_entity_width,
         },
@@ -186,7 +194,7 @@ def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[GridBatch, C
     if is_train:
         # Applied at every update: deserialising rebuilds the transformer unfrozen.
         _set_word_embeddings_trainable(tok2vec, not model.attrs["freeze_word_embeddings"])
-    word_vectors, backprop_tok2vec = _encode(tok2vec, docs, is_train)
+    word_vectors, backprop_tok2vec = _encode(tok2vec, docs, is_train, model.attrs["encoder_batch_words"])
     sentences = sentences_of(docs)
     windows = windows_of(model, sentences)
     lengths = numpy.asarray([end - start for _, start, end in sentences], dtype="int64")
@@ -221,22 +229,38 @@ def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[GridBatch, C
     return output, backprop
 
 
-def _encode(tok2vec: Model, docs: List[Doc], is_train: bool) -> Tuple[List[Floats2d], Callable]:
-    """Word vectors per doc; empty docs bypass the transformer, which cannot take them."""
-    filled = [i for i, doc in enumerate(docs) if len(doc)]
-    if len(filled) == len(docs):
-        return tok2vec(docs, is_train)
+def _encode(tok2vec: Model, docs: List[Doc], is_train: bool, batch_words: int) -> Tuple[List[Floats2d], Callable]:
+    """Word vectors per doc, from encoder calls of at most `batch_words` padded words.
+
+    Each call takes docs of similar length (encoder_calls). Empty docs bypass the
+    transformer, which cannot take them, and get a 0 x 0 array.
+    """
     vectors = [tok2vec.ops.alloc2f(0, 0) for _ in docs]
-    if not filled:
-        return vectors, lambda d_vectors: []
-    filled_vectors, backprop = tok2vec([docs[i] for i in filled], is_train)
-    for i, vector in zip(filled, filled_vectors):
-        vectors[i] = vector
+    backprops = []
+    for call in encoder_calls(docs, batch_words):
+        call_vectors, backprop_call = tok2vec([docs[i] for i in call], is_train)
+        for i, vector in zip(call, call_vectors):
+            vectors[i] = vector
+        backprops.append((call, backprop_call))
 
-    def backprop_filled(d_vectors: List[Floats2d]) -> Any:
-        return backprop([d_vectors[i] for i in filled])
+    def backprop(d_vectors: List[Floats2d]) -> List[Doc]:
+        for call, backprop_call in backprops:
+            backprop_call([d_vectors[i] for i in call])
+        return []
 
-    return vectors, backprop_filled
+    return vectors, backprop
+
+
+def encoder_calls(docs: Sequence[Doc], batch_words: int) -> List[List[int]]:
+    """Indices of the non-empty docs, grouped by length into calls of at most `batch_words` padded words.
+
+    Within a call the docs keep their order in the batch.
+    """
+    if batch_words < 1:
+        raise ValueError(f"encoder_batch_words must be at least 1, got {batch_words}")
+    filled = [i for i, doc in enumerate(docs) if len(doc)]
+    groups = padded_groups([len(docs[i]) for i in filled], batch_words, lambda n, longest: n * longest)
+    return [[filled[j] for j in sorted(group)] for group in groups]
 
 
 def _head_inputs(

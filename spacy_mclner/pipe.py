@@ -48,6 +48,7 @@ region_embeddings = true
 projection_width = 128
 dropout = 0.1
 max_segment_words = 128
+encoder_batch_words = 256
 
 [model.tok2vec]
 @architectures = "spacy-transformers.Tok2VecTransformer.v3"

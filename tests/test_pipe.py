@@ -58,6 +58,35 @@ def test_doc_longer_than_the_transformer_window(trained: Language):
     assert [e.label_ for e in doc.ents].count("PER") >= 54
 
 
+def test_encoder_calls_group_docs_by_padded_words():
+    from spacy_mclner.model import encoder_calls
+
+    vocab = spacy.blank("xx").vocab
+    docs = [Doc(vocab, words=["w"] * n) for n in (5, 0, 3, 12, 4, 300)]
+    # Sorted by length: 3 and 4 share a call (2 x 4 = 8 padded words); 5 would make it 15.
+    assert encoder_calls(docs, 12) == [[2, 4], [0], [3], [5]]
+    assert encoder_calls(docs, 10_000) == [[0, 2, 3, 4, 5]]
+    assert encoder_calls([], 12) == []
+    with pytest.raises(ValueError, match="encoder_batch_words"):
+        encoder_calls(docs, 0)
+
+
+def test_encoder_calls_predict_as_one_call(trained: Language):
+    """Cutting a batch into encoder calls changes the padding only, never the predictions."""
+    model = trained.get_pipe("mclner").model
+    docs = [trained.make_doc(text) for text, _ in TRAIN_DATA] + [trained.make_doc("")]
+    default = model.attrs["encoder_batch_words"]
+    logits = {}
+    try:
+        for batch_words in (1, 10_000):  # every doc alone; all in one call
+            model.attrs["encoder_batch_words"] = batch_words
+            logits[batch_words] = model.predict(docs).logits
+    finally:
+        model.attrs["encoder_batch_words"] = default
+    assert logits[1].shape == logits[10_000].shape
+    numpy.testing.assert_allclose(logits[1], logits[10_000], rtol=1e-4, atol=1e-5)
+
+
 def test_doc_without_sentence_boundaries_loses_nothing_at_window_cuts(trained: Language):
     """Overlapping grid windows give the entities and scores of one grid over the whole doc."""
     words = "Barack Obama works for Google in New York .".split() * 20
@@ -161,15 +190,19 @@ def test_entities_never_begin_or_end_on_whitespace_tokens(trained: Language):
         assert not span[0].is_space and not span[-1].is_space
 
 
-def test_bench_reports_positive_rates(trained: Language, encoder_dir: Path):
-    from spacy_mclner.bench import bench_markdown, bench_pipeline
+def test_bench_reports_positive_rates_of_each_pipeline(trained: Language, encoder_dir: Path):
+    from spacy_mclner.bench import bench_markdown, bench_pipelines
 
-    copy = make_nlp(encoder_dir).from_bytes(trained.to_bytes())  # the bench trains what it gets
-    result = bench_pipeline(copy, make_examples(copy), batch_size=2, train_batches=1)
+    copies = [make_nlp(encoder_dir).from_bytes(trained.to_bytes()) for _ in range(2)]  # the bench trains them
+    results = bench_pipelines(
+        {name: (nlp, make_examples(nlp)) for name, nlp in zip("xy", copies)}, batch_size=2, train_batches=1
+    )
     rates = ("inference_words_per_second", "encoder_forward_words_per_second", "training_words_per_second")
-    assert all(result[key] > 0 for key in rates)
-    assert result["n_words"] == sum(len(text.split()) for text, _ in TRAIN_DATA)
-    assert "| x |" in bench_markdown({"x": result})
+    assert list(results) == ["x", "y"]
+    for result in results.values():
+        assert all(result[key] > 0 for key in rates)
+        assert result["n_words"] == sum(len(text.split()) for text, _ in TRAIN_DATA)
+    assert "| x |" in bench_markdown(results) and "| y |" in bench_markdown(results)
 
 
 def test_bench_times_the_encoder_on_the_batches_the_pipeline_forms(trained: Language):
