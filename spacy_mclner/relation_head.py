@@ -10,6 +10,8 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
+from .batching import padded_groups
+
 N_DISTANCE_BUCKETS = 10  # per direction; bucket 0 is the diagonal
 # Evaluation runs the grid layers over at most this many cells at a time: about 4 KB of
 # activations per cell with the default widths, so a chunk stays near 130 MB however
@@ -161,8 +163,10 @@ class RelationHead(nn.Module):
         max_width: longest entity; cells outside the band it defines are left out.
         Returns (logits W x L x L x C, sentence vectors S x H, projections W x L x L x P).
         Projections only feed contrastive losses: in evaluation mode an empty tensor
-        stands in for them, and the windows go through the grid layers in chunks of at
-        most INFERENCE_CELL_BUDGET cells, so memory does not grow with the batch.
+        stands in for them, and the windows go through the grid layers in chunks of
+        similar length (length_chunks), so memory does not grow with the batch and a
+        doc's short sentences are not padded to its longest. Cells beyond a window's
+        length hold no prediction, in either mode.
         """
         word_mask = torch.arange(vectors.shape[1], device=vectors.device)[None, :] < lengths[:, None]
         hidden = self._fuse(self.dropout(vectors), lengths)
@@ -173,12 +177,10 @@ class RelationHead(nn.Module):
             logits, pairs = self._grid(window_hidden, window_lengths, max_width)
             return logits, sentence_vectors, self.projection(pairs)
         n_words = window_hidden.shape[1]
-        chunk = max(1, INFERENCE_CELL_BUDGET // max(1, n_words * n_words))
-        chunks = [
-            self._grid(window_hidden[i : i + chunk], window_lengths[i : i + chunk], max_width)[0]
-            for i in range(0, len(window_hidden), chunk)
-        ]
-        logits = torch.cat(chunks) if chunks else hidden.new_zeros((0, 0, 0, self.pair_classifier.out_features))
+        logits = hidden.new_zeros((len(window_hidden), n_words, n_words, self.pair_classifier.out_features))
+        for chunk in length_chunks(window_lengths, INFERENCE_CELL_BUDGET):
+            width = int(window_lengths[chunk].max())
+            logits[chunk, :width, :width] = self._grid(window_hidden[chunk, :width], window_lengths[chunk], max_width)[0]
         return logits, sentence_vectors, hidden.new_zeros((0,))
 
     def _grid(self, hidden: Tensor, lengths: Tensor, max_width: int) -> Tuple[Tensor, Tensor]:
@@ -247,6 +249,15 @@ class RelationHead(nn.Module):
         output, _ = self.fusion(packed)
         fused, _ = nn.utils.rnn.pad_packed_sequence(output, batch_first=True, total_length=vectors.shape[1])
         return fused
+
+
+def length_chunks(lengths: Tensor, cell_budget: int) -> List[Tensor]:
+    """Indices of the windows sorted by length, cut into chunks of at most `cell_budget` padded cells.
+
+    A chunk pads its windows' grids to its longest one (windows x longest^2 cells).
+    """
+    groups = padded_groups(lengths.tolist(), cell_budget, lambda n, longest: n * longest**2)
+    return [torch.tensor(group, dtype=torch.long, device=lengths.device) for group in groups]
 
 
 def _distance_buckets(n_words: int, device: torch.device) -> Tensor:

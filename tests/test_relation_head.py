@@ -61,6 +61,31 @@ def test_windows_give_the_logits_of_one_whole_grid(monkeypatch):
             )
 
 
+def test_length_chunks_sort_windows_and_bound_their_padded_cells():
+    lengths = torch.tensor([5, 2, 9, 3, 2])
+    chunks = relation_head.length_chunks(lengths, 30)  # 3 x 3^2 = 27 cells fit, 5^2 + ... do not
+    assert [chunk.tolist() for chunk in chunks] == [[1, 4, 3], [0], [2]]
+    assert [chunk.tolist() for chunk in relation_head.length_chunks(lengths, 10_000)] == [[1, 4, 3, 0, 2]]
+
+
+def test_evaluation_chunks_give_the_logits_of_one_padded_batch(monkeypatch):
+    """Windows of different lengths, each padded to its chunk's longest, score as in one batch."""
+    torch.manual_seed(0)
+    head = RelationHead(12, 5, hidden_width=8, biaffine_width=6, pair_width=10, conv_width=4,
+                        dilations=(1, 2), projection_width=7, dropout=0.0)
+    head.eval()
+    lengths = torch.tensor([3, 9, 1, 6, 9, 2])
+    vectors = torch.randn(len(lengths), 9, 12)
+    one_chunk, _, _ = head(vectors, lengths, whole(lengths), 4)
+    monkeypatch.setattr(relation_head, "INFERENCE_CELL_BUDGET", 40)  # chunks [1, 2, 3], [6], [9], [9]
+    chunked, _, _ = head(vectors, lengths, whole(lengths), 4)
+    assert chunked.shape == one_chunk.shape == (6, 9, 9, 5)
+    for row, length in enumerate(lengths.tolist()):
+        torch.testing.assert_close(
+            chunked[row, :length, :length], one_chunk[row, :length, :length], atol=1e-5, rtol=1e-4
+        )
+
+
 def test_conditional_layer_norm_starts_as_layer_norm():
     cln = ConditionalLayerNorm(8)
     hidden = torch.randn(1, 3, 8)
