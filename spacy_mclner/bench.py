@@ -62,49 +62,61 @@ def encoder_batches(nlp: Language, tok2vec: Model, docs: Sequence[Doc], batch_si
     return batches
 
 
-def bench_pipeline(
-    nlp: Language, examples: Sequence[Example], *, batch_size: int = 32, train_batches: int = 8
-) -> Dict[str, float]:
+def bench_pipelines(
+    pipelines: Dict[str, Tuple[Language, Sequence[Example]]], *, batch_size: int = 32, train_batches: int = 8
+) -> Dict[str, Dict[str, float]]:
     """Words/s of inference (`nlp.pipe`), of the NER component's encoder alone, and of training.
 
-    Each rate is the best of REPEATS runs, after a warm-up pass over all docs
-    that also records the encoder's batches (encoder_batches). Training
-    continues the loaded weights with `nlp.resume_training()`, so pass a copy
-    you can spoil.
+    Every rate is the best of REPEATS runs, the runs of all pipelines interleaved,
+    so that a slow spell on the machine cannot favour one pipeline. A warm-up pass
+    over all docs also records each encoder's batches (encoder_batches).
+    Training continues the loaded weights with `nlp.resume_training()`, so pass
+    copies you can spoil.
     """
+    inference_runs: List[Callable[[], Any]] = []
+    training_runs: List[Callable[[], Any]] = []
+    results: Dict[str, Dict[str, float]] = {}
+    for name, (nlp, examples) in pipelines.items():
+        tok2vec = _ner_tok2vec(nlp)
+        docs = [eg.predicted for eg in examples]
+        batches = encoder_batches(nlp, tok2vec, docs, batch_size)  # also the warm-up run
+        inference_runs += [
+            lambda nlp=nlp, docs=docs: list(nlp.pipe((doc.copy() for doc in docs), batch_size=batch_size)),
+            lambda tok2vec=tok2vec, batches=batches: [tok2vec.predict(batch) for batch in batches],
+        ]
+        train_examples = list(examples[: batch_size * train_batches])
+        optimizer = nlp.resume_training()
+        nlp.update(train_examples[:batch_size], sgd=optimizer)
+        training_runs.append(
+            lambda nlp=nlp, egs=train_examples, sgd=optimizer: [
+                nlp.update(batch, sgd=sgd) for batch in minibatch(egs, batch_size)
+            ]
+        )
+        results[name] = {
+            "n_docs": len(docs),
+            "n_words": sum(len(doc) for doc in docs),
+            "n_train_words": sum(len(eg.predicted) for eg in train_examples),
+            "batch_size": batch_size,
+        }
+    inference = _words_per_second(inference_runs, [r["n_words"] for r in results.values() for _ in range(2)])
+    training = _words_per_second(training_runs, [r["n_train_words"] for r in results.values()])
+    for i, result in enumerate(results.values()):
+        result["inference_words_per_second"] = inference[2 * i]
+        result["encoder_forward_words_per_second"] = inference[2 * i + 1]
+        result["training_words_per_second"] = training[i]
+    return results
+
+
+def _ner_tok2vec(nlp: Language) -> Model:
+    """The encoder embedded in the pipeline's one NER component."""
     ner_names = [name for name, pipe in nlp.pipeline if hasattr(pipe, "model") and pipe.model.has_ref("tok2vec")]
     if len(ner_names) != 1:
         raise ValueError(f"Expected one component with an embedded tok2vec, found {ner_names}")
-    tok2vec = nlp.get_pipe(ner_names[0]).model.get_ref("tok2vec")
-    docs = [eg.predicted for eg in examples]
-    n_words = sum(len(doc) for doc in docs)
-    batches = encoder_batches(nlp, tok2vec, docs, batch_size)  # also the warm-up run
-    inference, encoder = _words_per_second(
-        [
-            lambda: list(nlp.pipe((doc.copy() for doc in docs), batch_size=batch_size)),
-            lambda: [tok2vec.predict(batch) for batch in batches],
-        ],
-        [n_words, n_words],
-    )
-    train_examples = list(examples[: batch_size * train_batches])
-    optimizer = nlp.resume_training()
-    nlp.update(train_examples[:batch_size], sgd=optimizer)
-    (training,) = _words_per_second(
-        [lambda: [nlp.update(batch, sgd=optimizer) for batch in minibatch(train_examples, batch_size)]],
-        [sum(len(eg.predicted) for eg in train_examples)],
-    )
-    return {
-        "inference_words_per_second": inference,
-        "encoder_forward_words_per_second": encoder,
-        "training_words_per_second": training,
-        "n_docs": len(docs),
-        "n_words": n_words,
-        "batch_size": batch_size,
-    }
+    return nlp.get_pipe(ner_names[0]).model.get_ref("tok2vec")
 
 
 def bench_markdown(results: Dict[str, Dict[str, Any]]) -> str:
-    """Markdown tables of bench_pipeline results, and of bench_memory's under "memory" where present."""
+    """Markdown tables of bench_pipelines results, and of bench_memory's under "memory" where present."""
     lines = [
         "| pipeline | inference words/s | encoder forward words/s | time over the encoder "
         "| training words/s | docs | words |",

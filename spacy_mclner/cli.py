@@ -123,16 +123,16 @@ def bench_command(
     import spacy
     import srsly
 
-    from .bench import bench_markdown, bench_memory, bench_pipeline, load_examples
+    from .bench import bench_markdown, bench_memory, bench_pipelines, load_examples
 
-    results = {}
+    pipelines = {}
     for model in models:
         nlp = spacy.load(model)
-        examples = load_examples(nlp, data, limit)
-        results[str(model)] = bench_pipeline(nlp, examples, batch_size=batch_size, train_batches=train_batches)
-        if memory:
-            results[str(model)]["memory"] = bench_memory(model, examples)
-        typer.echo(f"{model}: {results[str(model)]}")
+        pipelines[str(model)] = (nlp, load_examples(nlp, data, limit))
+    results = bench_pipelines(pipelines, batch_size=batch_size, train_batches=train_batches)
+    if memory:
+        for model in models:
+            results[str(model)]["memory"] = bench_memory(model, pipelines[str(model)][1])
     output.parent.mkdir(parents=True, exist_ok=True)
     srsly.write_json(output.with_suffix(".json"), results)
     output.with_suffix(".md").write_text(bench_markdown(results), encoding="utf8")
