@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, List, Sequence, Tuple, Union
 
 import srsly
 from spacy.language import Language
+from torch.utils.flop_counter import FlopCounterMode
 from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import minibatch
@@ -67,7 +68,7 @@ def bench_pipelines(
 ) -> Dict[str, Dict[str, float]]:
     """Words/s of inference (`nlp.pipe`), of the NER component's encoder alone, and of training.
 
-    Every rate is the best of REPEATS runs, the runs of all pipelines interleaved,
+    Inference and the encoder alone are also counted in torch FLOPs (torch_flops). Every rate is the best of REPEATS runs, the runs of all pipelines interleaved,
     so that a slow spell on the machine cannot favour one pipeline. A warm-up pass
     over all docs also records each encoder's batches (encoder_batches).
     Training continues the loaded weights with `nlp.resume_training()`, so pass
@@ -80,10 +81,11 @@ def bench_pipelines(
         tok2vec = _ner_tok2vec(nlp)
         docs = [eg.predicted for eg in examples]
         batches = encoder_batches(nlp, tok2vec, docs, batch_size)  # also the warm-up run
-        inference_runs += [
+        run_pipeline, run_encoder = (
             lambda nlp=nlp, docs=docs: list(nlp.pipe((doc.copy() for doc in docs), batch_size=batch_size)),
             lambda tok2vec=tok2vec, batches=batches: [tok2vec.predict(batch) for batch in batches],
-        ]
+        )
+        inference_runs += [run_pipeline, run_encoder]
         train_examples = list(examples[: batch_size * train_batches])
         optimizer = nlp.resume_training()
         nlp.update(train_examples[:batch_size], sgd=optimizer)
@@ -93,6 +95,8 @@ def bench_pipelines(
             ]
         )
         results[name] = {
+            "inference_gflop": torch_flops(run_pipeline) / 1e9,
+            "encoder_forward_gflop": torch_flops(run_encoder) / 1e9,
             "n_docs": len(docs),
             "n_words": sum(len(doc) for doc in docs),
             "n_train_words": sum(len(eg.predicted) for eg in train_examples),
@@ -107,6 +111,18 @@ def bench_pipelines(
     return results
 
 
+def torch_flops(run: Callable[[], Any]) -> int:
+    """Floating-point operations of the matrix products, convolutions and attention that `run` sends to torch.
+
+    Unlike a time, the count does not depend on the machine's load. Work outside
+    torch (spaCy's transition-based parser runs in numpy) and fused kernels that
+    torch's FlopCounterMode does not know (the BiLSTM) are not counted.
+    """
+    with FlopCounterMode(display=False) as counter:
+        run()
+    return counter.get_total_flops()
+
+
 def _ner_tok2vec(nlp: Language) -> Model:
     """The encoder embedded in the pipeline's one NER component."""
     ner_names = [name for name, pipe in nlp.pipeline if hasattr(pipe, "model") and pipe.model.has_ref("tok2vec")]
@@ -119,14 +135,15 @@ def bench_markdown(results: Dict[str, Dict[str, Any]]) -> str:
     """Markdown tables of bench_pipelines results, and of bench_memory's under "memory" where present."""
     lines = [
         "| pipeline | inference words/s | encoder forward words/s | time over the encoder "
-        "| training words/s | docs | words |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| torch FLOPs over the encoder | training words/s | docs | words |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in results.items():
         over = r["encoder_forward_words_per_second"] / r["inference_words_per_second"] - 1
+        flops_over = r["inference_gflop"] / r["encoder_forward_gflop"] - 1
         lines.append(
             f"| {name} | {r['inference_words_per_second']:.0f} | {r['encoder_forward_words_per_second']:.0f} "
-            f"| {over:+.0%} | {r['training_words_per_second']:.0f} | {r['n_docs']} | {r['n_words']} |"
+            f"| {over:+.0%} | {flops_over:+.0%} | {r['training_words_per_second']:.0f} | {r['n_docs']} | {r['n_words']} |"
         )
     memory = {name: r["memory"] for name, r in results.items() if "memory" in r}
     if memory:

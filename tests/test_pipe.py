@@ -201,6 +201,8 @@ def test_bench_reports_positive_rates_of_each_pipeline(trained: Language, encode
     assert list(results) == ["x", "y"]
     for result in results.values():
         assert all(result[key] > 0 for key in rates)
+        # The pipeline runs the encoder's work and the relation head's on top.
+        assert result["inference_gflop"] > result["encoder_forward_gflop"] > 0
         assert result["n_words"] == sum(len(text.split()) for text, _ in TRAIN_DATA)
     assert "| x |" in bench_markdown(results) and "| y |" in bench_markdown(results)
 
