@@ -68,9 +68,10 @@ def bench_pipelines(
 ) -> Dict[str, Dict[str, float]]:
     """Words/s of inference (`nlp.pipe`), of the NER component's encoder alone, and of training.
 
-    Inference and the encoder alone are also counted in torch FLOPs (torch_flops). Every rate is the best of REPEATS runs, the runs of all pipelines interleaved,
+    Every rate is the best of REPEATS runs, the runs of all pipelines interleaved,
     so that a slow spell on the machine cannot favour one pipeline. A warm-up pass
-    over all docs also records each encoder's batches (encoder_batches).
+    over all docs also records each encoder's batches (encoder_batches). Inference
+    and the encoder alone are also counted in torch FLOPs (torch_flops).
     Training continues the loaded weights with `nlp.resume_training()`, so pass
     copies you can spoil.
     """
