@@ -7,8 +7,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple, Union
 
 import srsly
 from spacy.language import Language
@@ -28,100 +29,132 @@ MEMORY_WORDS = (50, 5000)
 _MEASURE = "import sys; from spacy_mclner.bench import measure_peak_memory; measure_peak_memory(*sys.argv[1:])"
 
 
-def _words_per_second(runs: Sequence[Callable[[], Any]], n_words: Sequence[int]) -> List[float]:
-    """Best of REPEATS runs of each, interleaved: other load on the machine only ever
-    slows a run down, and interleaving spreads a slow spell over all of them."""
-    best = [float("inf")] * len(runs)
+def _best_seconds(runs: Sequence[Callable[[], Any]]) -> List[Any]:
+    """What each run returns, from its fastest of REPEATS, the runs interleaved.
+
+    A run returns its seconds first. Other load on the machine only ever slows a
+    run down, and interleaving spreads a slow spell over all of them.
+    """
+    best: List[Any] = [None] * len(runs)
     for _ in range(REPEATS):
         for i, run in enumerate(runs):
-            start = time.perf_counter()
-            run()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return [words / seconds for words, seconds in zip(n_words, best)]
+            result = run()
+            if best[i] is None or result[0] < best[i][0]:
+                best[i] = result
+    return best
 
 
-def encoder_batches(nlp: Language, tok2vec: Model, docs: Sequence[Doc], batch_size: int) -> List[List[Doc]]:
-    """The batches in which `nlp.pipe` hands `docs` to the encoder, recorded by running it once.
+@contextmanager
+def encoder_clock(tok2vec: Model) -> Iterator[List[float]]:
+    """Seconds spent inside `tok2vec`'s forward while the context is open, summed into a one-item list.
 
-    Components batch in their own ways (`mclner` sorts buffers of docs by length,
-    spaCy's `ner` sorts each batch and splits it in four), and a transformer's
-    cost depends on the padding of its batches: timing the encoder alone on the
-    batches the pipeline formed keeps the comparison like for like.
+    Timing the encoder within the very pipeline pass that is timed as a whole
+    gives both the same batches (each component forms its own: `mclner` sorts
+    buffers of docs by length, spaCy's `ner` sorts each batch and splits it in
+    four) and the same moment on a machine whose speed drifts from run to run.
     """
-    batches: List[List[Doc]] = []
+    seconds = [0.0]
     forward = tok2vec._func
 
-    def recording_forward(model: Model, X: List[Doc], is_train: bool) -> Any:
-        batches.append(list(X))
-        return forward(model, X, is_train)
+    def timed_forward(model: Model, X: Any, is_train: bool) -> Any:
+        start = time.perf_counter()
+        try:
+            return forward(model, X, is_train)
+        finally:
+            seconds[0] += time.perf_counter() - start
 
-    tok2vec._func = recording_forward
+    tok2vec._func = timed_forward
     try:
-        list(nlp.pipe((doc.copy() for doc in docs), batch_size=batch_size))
+        yield seconds
     finally:
         tok2vec._func = forward
-    return batches
+
+
+def torch_flops(run: Callable[[], Any], tok2vec: Model) -> Tuple[int, int]:
+    """Floating-point operations that `run` sends to torch, in all and inside `tok2vec`'s forward.
+
+    Counted are matrix products, convolutions and attention (torch's
+    FlopCounterMode); unlike a time, the count does not depend on the machine's
+    load. Work outside torch (spaCy's transition-based parser runs in numpy) and
+    fused kernels that FlopCounterMode does not know (the BiLSTM) are not counted.
+    """
+    inside = [0]
+    forward = tok2vec._func
+    with FlopCounterMode(display=False) as counter:
+
+        def counted_forward(model: Model, X: Any, is_train: bool) -> Any:
+            before = counter.get_total_flops()
+            try:
+                return forward(model, X, is_train)
+            finally:
+                inside[0] += counter.get_total_flops() - before
+
+        tok2vec._func = counted_forward
+        try:
+            run()
+        finally:
+            tok2vec._func = forward
+    return counter.get_total_flops(), inside[0]
 
 
 def bench_pipelines(
     pipelines: Dict[str, Tuple[Language, Sequence[Example]]], *, batch_size: int = 32, train_batches: int = 8
 ) -> Dict[str, Dict[str, float]]:
-    """Words/s of inference (`nlp.pipe`), of the NER component's encoder alone, and of training.
+    """Words/s of inference (`nlp.pipe`), of the NER component's encoder within it, and of training.
 
-    Every rate is the best of REPEATS runs, the runs of all pipelines interleaved,
-    so that a slow spell on the machine cannot favour one pipeline. A warm-up pass
-    over all docs also records each encoder's batches (encoder_batches). Inference
-    and the encoder alone are also counted in torch FLOPs (torch_flops).
-    Training continues the loaded weights with `nlp.resume_training()`, so pass
-    copies you can spoil.
+    Every rate comes from the fastest of REPEATS runs, the runs of all pipelines
+    interleaved, so that a slow spell on the machine cannot favour one pipeline;
+    the encoder's rate is its share of that same inference run (encoder_clock).
+    A warm-up pass over all docs comes first. Inference is also counted in torch
+    FLOPs (torch_flops). Training continues the loaded weights with
+    `nlp.resume_training()`, so pass copies you can spoil.
     """
-    inference_runs: List[Callable[[], Any]] = []
-    training_runs: List[Callable[[], Any]] = []
+    inference_runs: List[Callable[[], Tuple[float, float]]] = []
+    training_runs: List[Callable[[], Tuple[float]]] = []
     results: Dict[str, Dict[str, float]] = {}
     for name, (nlp, examples) in pipelines.items():
         tok2vec = _ner_tok2vec(nlp)
         docs = [eg.predicted for eg in examples]
-        batches = encoder_batches(nlp, tok2vec, docs, batch_size)  # also the warm-up run
-        run_pipeline, run_encoder = (
-            lambda nlp=nlp, docs=docs: list(nlp.pipe((doc.copy() for doc in docs), batch_size=batch_size)),
-            lambda tok2vec=tok2vec, batches=batches: [tok2vec.predict(batch) for batch in batches],
-        )
-        inference_runs += [run_pipeline, run_encoder]
+
+        def run_pipeline(nlp: Language = nlp, docs: List[Doc] = docs) -> None:
+            list(nlp.pipe((doc.copy() for doc in docs), batch_size=batch_size))
+
+        def timed_inference(run: Callable[[], None] = run_pipeline, tok2vec: Model = tok2vec) -> Tuple[float, float]:
+            with encoder_clock(tok2vec) as encoder_seconds:
+                start = time.perf_counter()
+                run()
+                seconds = time.perf_counter() - start
+            return seconds, encoder_seconds[0]
+
+        run_pipeline()  # warm-up
+        flops, encoder_flops = torch_flops(run_pipeline, tok2vec)
+        inference_runs.append(timed_inference)
         train_examples = list(examples[: batch_size * train_batches])
         optimizer = nlp.resume_training()
         nlp.update(train_examples[:batch_size], sgd=optimizer)
-        training_runs.append(
-            lambda nlp=nlp, egs=train_examples, sgd=optimizer: [
-                nlp.update(batch, sgd=sgd) for batch in minibatch(egs, batch_size)
-            ]
-        )
+
+        def timed_training(nlp: Language = nlp, egs: List[Example] = train_examples, sgd: Any = optimizer) -> Tuple[float]:
+            start = time.perf_counter()
+            for batch in minibatch(egs, batch_size):
+                nlp.update(batch, sgd=sgd)
+            return (time.perf_counter() - start,)
+
+        training_runs.append(timed_training)
         results[name] = {
-            "inference_gflop": torch_flops(run_pipeline) / 1e9,
-            "encoder_forward_gflop": torch_flops(run_encoder) / 1e9,
+            "inference_gflop": flops / 1e9,
+            "encoder_forward_gflop": encoder_flops / 1e9,
             "n_docs": len(docs),
             "n_words": sum(len(doc) for doc in docs),
             "n_train_words": sum(len(eg.predicted) for eg in train_examples),
             "batch_size": batch_size,
         }
-    inference = _words_per_second(inference_runs, [r["n_words"] for r in results.values() for _ in range(2)])
-    training = _words_per_second(training_runs, [r["n_train_words"] for r in results.values()])
-    for i, result in enumerate(results.values()):
-        result["inference_words_per_second"] = inference[2 * i]
-        result["encoder_forward_words_per_second"] = inference[2 * i + 1]
-        result["training_words_per_second"] = training[i]
+    inference = _best_seconds(inference_runs)
+    training = _best_seconds(training_runs)
+    for result, (seconds, encoder_seconds), (train_seconds,) in zip(results.values(), inference, training):
+        result["inference_words_per_second"] = result["n_words"] / seconds
+        result["encoder_forward_words_per_second"] = result["n_words"] / encoder_seconds
+        result["training_words_per_second"] = result["n_train_words"] / train_seconds
     return results
-
-
-def torch_flops(run: Callable[[], Any]) -> int:
-    """Floating-point operations of the matrix products, convolutions and attention that `run` sends to torch.
-
-    Unlike a time, the count does not depend on the machine's load. Work outside
-    torch (spaCy's transition-based parser runs in numpy) and fused kernels that
-    torch's FlopCounterMode does not know (the BiLSTM) are not counted.
-    """
-    with FlopCounterMode(display=False) as counter:
-        run()
-    return counter.get_total_flops()
 
 
 def _ner_tok2vec(nlp: Language) -> Model:

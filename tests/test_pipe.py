@@ -1,3 +1,4 @@
+import time
 from pathlib import Path
 
 import numpy
@@ -207,18 +208,23 @@ def test_bench_reports_positive_rates_of_each_pipeline(trained: Language, encode
     assert "| x |" in bench_markdown(results) and "| y |" in bench_markdown(results)
 
 
-def test_bench_times_the_encoder_on_the_batches_the_pipeline_forms(trained: Language):
-    from spacy_mclner.bench import encoder_batches
+def test_encoder_clock_times_the_encoder_within_a_pipeline_pass(trained: Language):
+    from spacy_mclner.bench import encoder_clock, torch_flops
 
-    docs = [eg.predicted for eg in make_examples(trained)]
     tok2vec = trained.get_pipe("mclner").model.get_ref("tok2vec")
-    batches = encoder_batches(trained, tok2vec, docs, batch_size=2)
-    # mclner.pipe sorts docs by length before batching them.
-    assert [[len(doc) for doc in batch] for batch in batches] == [
-        sorted(len(doc) for doc in docs)[i : i + 2] for i in range(0, len(docs), 2)
-    ]
-    assert tok2vec.predict(batches[0])  # the encoder's own forward is back in place
-    assert "recording" not in tok2vec._func.__name__
+    forward = tok2vec._func
+    docs = [trained.make_doc(text) for text, _ in TRAIN_DATA]
+    with encoder_clock(tok2vec) as seconds:
+        start = time.perf_counter()
+        list(trained.pipe(docs, batch_size=2))
+        total = time.perf_counter() - start
+    assert 0 < seconds[0] < total
+    flops, encoder_flops = torch_flops(lambda: list(trained.pipe(docs, batch_size=2)), tok2vec)
+    assert flops > encoder_flops > 0
+    assert tok2vec._func is forward  # the encoder's own forward is back in place
+    with pytest.raises(ZeroDivisionError), encoder_clock(tok2vec):
+        1 / 0
+    assert tok2vec._func is forward
 
 
 def test_training_targets_ignore_entities_cut_by_a_window(trained: Language):
