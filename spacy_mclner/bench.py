@@ -168,7 +168,7 @@ def _ner_tok2vec(nlp: Language) -> Model:
 def bench_markdown(results: Dict[str, Dict[str, Any]]) -> str:
     """Markdown tables of bench_pipelines results, and of bench_memory's under "memory" where present."""
     lines = [
-        "| pipeline | inference words/s | encoder forward words/s | time over the encoder "
+        "| pipeline | inference words/s | its encoder's words/s | time over the encoder "
         "| torch FLOPs over the encoder | training words/s | docs | words |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
