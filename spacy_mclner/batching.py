@@ -6,8 +6,8 @@ def padded_groups(sizes: Sequence[int], budget: int, padded_cost: Callable[[int,
     """Indices of `sizes`, sorted by size and cut into groups whose padded cost stays within `budget`.
 
     padded_cost(n, longest): the cost of a group of n items padded to its longest,
-    such as n * longest words or n * longest**2 grid cells. An item over the
-    budget on its own makes a group of its own.
+    such as n * longest words or n * longest**2 grid cells. An item that alone
+    exceeds the budget makes a group of its own.
     """
     groups: List[List[int]] = []
     for i in sorted(range(len(sizes)), key=sizes.__getitem__):
