@@ -45,27 +45,28 @@ def _best_seconds(runs: Sequence[Callable[[], Any]]) -> List[Any]:
 
 
 @contextmanager
-def encoder_clock(tok2vec: Model) -> Iterator[List[float]]:
-    """Seconds spent inside `tok2vec`'s forward while the context is open, summed into a one-item list.
+def inside_encoder(tok2vec: Model, meter: Callable[[], float]) -> Iterator[List[float]]:
+    """How far `meter` advances inside `tok2vec`'s forward while the context is open, summed in a one-item list.
 
-    Timing the encoder within the very pipeline pass that is timed as a whole
-    gives both the same batches (each component forms its own: `mclner` sorts
-    buffers of docs by length, spaCy's `ner` sorts each batch and splits it in
-    four) and the same moment on a machine whose speed drifts from run to run.
+    Metering the encoder within the very pipeline pass that is measured as a
+    whole gives both the same batches (each component forms its own: `mclner`
+    sorts buffers of docs by length, spaCy's `ner` sorts each batch and splits
+    it in four) and, for a clock, the same moment on a machine whose speed
+    drifts from run to run.
     """
-    seconds = [0.0]
+    total = [0.0]
     forward = tok2vec._func
 
-    def timed_forward(model: Model, X: Any, is_train: bool) -> Any:
-        start = time.perf_counter()
+    def metered_forward(model: Model, X: Any, is_train: bool) -> Any:
+        before = meter()
         try:
             return forward(model, X, is_train)
         finally:
-            seconds[0] += time.perf_counter() - start
+            total[0] += meter() - before
 
-    tok2vec._func = timed_forward
+    tok2vec._func = metered_forward
     try:
-        yield seconds
+        yield total
     finally:
         tok2vec._func = forward
 
@@ -78,23 +79,9 @@ def torch_flops(run: Callable[[], Any], tok2vec: Model) -> Tuple[int, int]:
     load. Work outside torch (spaCy's transition-based parser runs in numpy) and
     fused kernels that FlopCounterMode does not know (the BiLSTM) are not counted.
     """
-    inside = [0]
-    forward = tok2vec._func
-    with FlopCounterMode(display=False) as counter:
-
-        def counted_forward(model: Model, X: Any, is_train: bool) -> Any:
-            before = counter.get_total_flops()
-            try:
-                return forward(model, X, is_train)
-            finally:
-                inside[0] += counter.get_total_flops() - before
-
-        tok2vec._func = counted_forward
-        try:
-            run()
-        finally:
-            tok2vec._func = forward
-    return counter.get_total_flops(), inside[0]
+    with FlopCounterMode(display=False) as counter, inside_encoder(tok2vec, counter.get_total_flops) as inside:
+        run()
+    return counter.get_total_flops(), int(inside[0])
 
 
 def bench_pipelines(
@@ -104,7 +91,7 @@ def bench_pipelines(
 
     Every rate comes from the fastest of REPEATS runs, the runs of all pipelines
     interleaved, so that a slow spell on the machine cannot favour one pipeline;
-    the encoder's rate is its share of that same inference run (encoder_clock).
+    the encoder's rate is its share of that same inference run (inside_encoder).
     A warm-up pass over all docs comes first. Inference is also counted in torch
     FLOPs (torch_flops). Training continues the loaded weights with
     `nlp.resume_training()`, so pass copies you can spoil.
@@ -120,7 +107,7 @@ def bench_pipelines(
             list(nlp.pipe((doc.copy() for doc in docs), batch_size=batch_size))
 
         def timed_inference(run: Callable[[], None] = run_pipeline, tok2vec: Model = tok2vec) -> Tuple[float, float]:
-            with encoder_clock(tok2vec) as encoder_seconds:
+            with inside_encoder(tok2vec, time.perf_counter) as encoder_seconds:
                 start = time.perf_counter()
                 run()
                 seconds = time.perf_counter() - start
