@@ -92,8 +92,8 @@ def bench_pipelines(
     Every rate comes from the fastest of REPEATS runs, the runs of all pipelines
     interleaved, so that a slow spell on the machine cannot favour one pipeline;
     the encoder's rate is its share of that same inference run (inside_encoder).
-    A warm-up pass over all docs comes first. Inference is also counted in torch
-    FLOPs (torch_flops). Training continues the loaded weights with
+    A first pass over all docs counts inference in torch FLOPs (torch_flops) and
+    warms the pipeline up. Training continues the loaded weights with
     `nlp.resume_training()`, so pass copies you can spoil.
     """
     inference_runs: List[Callable[[], Tuple[float, float]]] = []
@@ -113,8 +113,7 @@ def bench_pipelines(
                 seconds = time.perf_counter() - start
             return seconds, encoder_seconds[0]
 
-        run_pipeline()  # warm-up
-        flops, encoder_flops = torch_flops(run_pipeline, tok2vec)
+        flops, encoder_flops = torch_flops(run_pipeline, tok2vec)  # also the warm-up run
         inference_runs.append(timed_inference)
         train_examples = list(examples[: batch_size * train_batches])
         optimizer = nlp.resume_training()
