@@ -7,6 +7,7 @@ number of relation classes and the encoder width are known, so a saved pipeline
 can rebuild it before its weights are deserialised.
 """
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy
@@ -17,6 +18,7 @@ from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v2, torch2xp, xp2torch
 from thinc.types import Floats2d, Floats3d, Floats4d, FloatsXd, Ints1d
 
 from .batching import padded_groups
+from .encoder_runtime import EncoderRuntime, autocast, prepare_encoder
 from .encoders import resolve_encoder
 from .grid import grid_windows
 from .relation_head import RelationHead, receptive_radius
@@ -72,6 +74,9 @@ def build_mclner_model(
     max_segment_words: int = 128,
     encoder_batch_words: int = 256,
     freeze_word_embeddings: bool = True,
+    freeze_layers: int = 0,
+    frozen_cache_mb: float = 0.0,
+    precision: str = "float32",
     max_entity_width: int = 32,
     nO: Optional[int] = None,
 ) -> Model[List[Doc], GridBatch]:
@@ -91,6 +96,13 @@ def build_mclner_model(
         multilingual-e5-small); English training only ever moves the rows of pieces
         seen in English, drifting them away from the untouched target-language
         rows, and its dense update dominates a CPU training step.
+    freeze_layers: the encoder's embeddings and its bottom K layers take no
+        gradient and run without dropout (encoder_runtime.py); 0 trains them all.
+    frozen_cache_mb: in training, keep the frozen layers' output per word-piece
+        window in memory, up to this many MB (float16), so that a sentence runs
+        through them once per run rather than once per epoch; 0: no cache.
+    precision: "float32", or "bfloat16" to run encoder and head under bfloat16
+        autocast, in training and inference (needs a CPU or GPU with bfloat16).
     max_entity_width: the band of cells a relation can occupy; the `mclner`
         component overrides it with its own `max_entity_width`.
     nO: number of relation classes (2 + number of labels), set by the component.
@@ -108,9 +120,13 @@ def build_mclner_model(
         "projection_width": projection_width,
         "dropout": dropout,
     }
+    # Held by the forward pass, not in attrs: thinc saves attrs with the weights and
+    # restores them on loading, which would override a config that loads a pipeline
+    # with other settings (bfloat16 inference of a float32-trained model, say).
+    runtime = EncoderRuntime(freeze_layers, frozen_cache_mb, precision)
     return Model(
         "mclner_model",
-        forward,
+        partial(forward, runtime=runtime),
         init=init,
         layers=[tok2vec],
         refs={"tok2vec": tok2vec},
@@ -181,19 +197,12 @@ def windows_of(model: Model, sentences: List[Sentence]) -> List[GridWindow]:
     ]
 
 
-def _set_word_embeddings_trainable(tok2vec: Model, trainable: bool) -> None:
-    for node in tok2vec.walk():
-        if node.name == "transformer" and node.attrs.get("has_transformer"):
-            node.layers[0].shims[0]._model.get_input_embeddings().weight.requires_grad_(trainable)
-
-
-def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[GridBatch, Callable]:
+def forward(model: Model, docs: List[Doc], is_train: bool, runtime: EncoderRuntime) -> Tuple[GridBatch, Callable]:
     tok2vec = model.get_ref("tok2vec")
     head = model.get_ref("head")
     ops = model.ops
-    if is_train:
-        # Applied at every update: deserialising rebuilds the transformer unfrozen.
-        _set_word_embeddings_trainable(tok2vec, not model.attrs["freeze_word_embeddings"])
+    # Applied at every pass: deserialising rebuilds the transformer unfrozen and unpatched.
+    prepare_encoder(tok2vec, runtime, model.attrs["freeze_word_embeddings"])
     word_vectors, backprop_tok2vec = _encode(tok2vec, docs, is_train, model.attrs["encoder_batch_words"])
     sentences = sentences_of(docs)
     windows = windows_of(model, sentences)
@@ -215,7 +224,8 @@ def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[GridBatch, C
     for row, (doc_i, start, end) in enumerate(sentences):
         padded[row, : end - start] = word_vectors[doc_i][start:end]
     head_input = (padded, lengths, window_index, model.attrs["max_entity_width"])
-    (logits, sentence_vectors, projections), backprop_head = head(head_input, is_train)
+    with autocast(runtime.precision, head.shims[0].device):
+        (logits, sentence_vectors, projections), backprop_head = head(head_input, is_train)
     window_lengths = ops.asarray1i(window_index[:, 2])
     output = GridBatch(logits, sentence_vectors, projections, window_lengths, windows, sentences)
 
@@ -282,6 +292,8 @@ def _head_outputs(
     model: Model, X_Ytorch: Tuple[Any, Tuple[torch.Tensor, ...]], is_train: bool
 ) -> Tuple[Tuple[FloatsXd, ...], Callable[[GridGradient], ArgsKwargs]]:
     _, outputs_t = X_Ytorch
+    # Under bfloat16 autocast; the losses and numpy take float32.
+    outputs_t = tuple(t.float() for t in outputs_t)
     outputs = tuple(torch2xp(t) for t in outputs_t)
     device = model.shims[0].device
 

@@ -180,7 +180,8 @@ class RelationHead(nn.Module):
         logits = hidden.new_zeros((len(window_hidden), n_words, n_words, self.pair_classifier.out_features))
         for chunk in length_chunks(window_lengths, INFERENCE_CELL_BUDGET):
             width = int(window_lengths[chunk].max())
-            logits[chunk, :width, :width] = self._grid(window_hidden[chunk, :width], window_lengths[chunk], max_width)[0]
+            chunk_logits = self._grid(window_hidden[chunk, :width], window_lengths[chunk], max_width)[0]
+            logits[chunk, :width, :width] = chunk_logits.to(logits.dtype)  # bfloat16 under autocast
         return logits, sentence_vectors, hidden.new_zeros((0,))
 
     def _grid(self, hidden: Tensor, lengths: Tensor, max_width: int) -> Tuple[Tensor, Tensor]:
