@@ -87,14 +87,7 @@ def report_command(
     from .report import compare_pipelines, report_markdown, write_report
     from .self_training import round_models
 
-    named = {}
-    for option in pipelines:
-        name, sep, path = option.partition("=")
-        if not sep or not name.strip() or not path.strip():
-            raise typer.BadParameter(f"expected NAME=PATH, got {option!r}", param_hint="PIPELINES")
-        if name.strip() in named:
-            raise typer.BadParameter(f"pipeline name {name.strip()!r} given twice", param_hint="PIPELINES")
-        named[name.strip()] = path.strip()
+    named = {name: str(path) for name, path in _named_paths(pipelines, "PIPELINES").items()}
     if self_training is not None:
         for name, path in round_models(self_training).items():
             if name in named:
@@ -109,6 +102,20 @@ def report_command(
     typer.echo(f"Wrote {', '.join(map(str, paths))}")
 
 
+@app.command("curves")
+def curves_command(
+    runs: List[str] = typer.Argument(..., help="NAME=FOLDER of each `spacy train` run, holding curve.jsonl and, optionally, seconds"),
+    targets: str = typer.Option(..., "--targets", help="Comma-separated target languages to average, such as de,es,nl"),
+    output: Path = typer.Option(Path("metrics/curves"), "--output", "-o", help="Writes OUTPUT.json, OUTPUT.md and OUTPUT.png"),
+) -> None:
+    """Learning curves (target macro F1 against steps) of training runs, and whether each has plateaued."""
+    from .curves import curves_report, read_curve
+
+    langs = _split(targets) or []
+    curves = [read_curve(name, folder / "curve.jsonl", langs) for name, folder in _named_paths(runs, "RUNS").items()]
+    typer.echo(curves_report(curves, langs, output))
+
+
 @app.command("bench")
 def bench_command(
     models: List[Path] = typer.Argument(..., help="Trained pipeline folders to compare"),
@@ -117,19 +124,25 @@ def bench_command(
     limit: int = typer.Option(512, "--limit", help="Docs to run inference on"),
     batch_size: int = typer.Option(32, "--batch-size"),
     train_batches: int = typer.Option(8, "--train-batches"),
+    train_data: Optional[Path] = typer.Option(None, "--train-data", help="Train on this labelled .spacy file's sentences (shuffled) instead of --data"),
+    views: Optional[Path] = typer.Option(None, "--views", help="Code-switched views of --train-data (from codeswitch): the source stage with views"),
+    train_batch_words: int = typer.Option(250, "--train-batch-words", help="Padded words per training batch with --train-data"),
     memory: bool = typer.Option(True, "--memory/--no-memory", help="Also measure peak memory on a 50- and a 5,000-word doc"),
 ) -> None:
     """Inference, encoder-forward and training words/s of each pipeline, and peak memory, on this machine."""
     import spacy
     import srsly
 
-    from .bench import bench_markdown, bench_memory, bench_pipelines, load_examples
+    from .bench import bench_markdown, bench_memory, bench_pipelines, load_examples, multiview_batches
 
+    if views is not None and train_data is None:
+        raise typer.BadParameter("--views needs --train-data, the sentences they were made from", param_hint="--views")
     pipelines = {}
     for model in models:
         nlp = spacy.load(model)
         pipelines[str(model)] = (nlp, load_examples(nlp, data, limit))
-    results = bench_pipelines(pipelines, batch_size=batch_size, train_batches=train_batches)
+    training = None if train_data is None else multiview_batches(train_data, views, train_batch_words, train_batches)
+    results = bench_pipelines(pipelines, batch_size=batch_size, train_batches=train_batches, training_batches=training)
     if memory:
         for model in models:
             results[str(model)]["memory"] = bench_memory(model, pipelines[str(model)][1])
@@ -355,6 +368,19 @@ def _unlabeled_paths(
     if not paths:
         raise typer.BadParameter("give --unlabeled LANG=PATH, or --data with --targets", param_hint="--unlabeled")
     return paths
+
+
+def _named_paths(options: List[str], param_hint: str) -> Dict[str, Path]:
+    """NAME=PATH arguments as an ordered mapping; a name given twice is an error."""
+    named: Dict[str, Path] = {}
+    for option in options:
+        name, sep, path = option.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise typer.BadParameter(f"expected NAME=PATH, got {option!r}", param_hint=param_hint)
+        if name.strip() in named:
+            raise typer.BadParameter(f"name {name.strip()!r} given twice", param_hint=param_hint)
+        named[name.strip()] = Path(path.strip())
+    return named
 
 
 def _lang_paths(options: List[str], param_hint: str) -> List[Tuple[str, Path]]:

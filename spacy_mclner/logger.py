@@ -46,7 +46,20 @@ def console_logger(
             stdout.write(msg.row(row, widths=widths, spacing=2) + "\n")
             stdout.flush()
             if stream is not None:
-                record = {"epoch": info["epoch"], "step": info["step"], "losses": losses, "scores": scores, "score": float(info["score"])}
+                record = {
+                    "epoch": info["epoch"],
+                    "step": info["step"],
+                    "words": info.get("words"),
+                    "seconds": info.get("seconds"),
+                    "losses": losses,
+                    "scores": scores,
+                    "score": float(info["score"]),
+                    # F1 per language (spacy_mclner.scorer.v1), for learning curves over the targets.
+                    "f_per_lang": {
+                        lang: float(prf["f"]) * 100
+                        for lang, prf in (info["other_scores"].get("ents_per_lang") or {}).items()
+                    },
+                }
                 stream.write(srsly.json_dumps(record) + "\n")
                 stream.flush()
 

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Learning curves to a plateau: spaCy's `ner` and `mclner` (source stage with code-switched
+# views, L_sc and L_tc) on the same encoder, English sentences, encoder regime, batches and dev
+# sentences, each trained for STEPS steps with dev F1 every EVAL_EVERY steps (one JSON line per
+# evaluation in OUT/NAME/curve.jsonl); then one plot of the target macro F1 against steps and the
+# plateau check (scripts/learning_curves.py). Sizes come from the environment.
+#   RUNS: which of "ner mclner" to train (a finished run is kept); NER_LR: ner's peak rate.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-../shared/data}
+ENCODER=${ENCODER:-assets/encoder}
+TRAIN_SENTS=${TRAIN_SENTS:-4000}
+DEV_SELECT=${DEV_SELECT:-200}       # dev sentences per language (en, de, es, nl) at each evaluation
+STEPS=${STEPS:-3000}
+TOTAL_STEPS=${TOTAL_STEPS:-$STEPS}  # where the learning rate's linear decay ends: a shorter run of a longer schedule
+EVAL_EVERY=${EVAL_EVERY:-150}
+BATCH_WORDS=${BATCH_WORDS:-250}
+FREEZE=${FREEZE:-8}                 # encoder layers frozen (and cached) in both pipelines
+PRECISION=${PRECISION:-bfloat16}
+CACHE_MB=${CACHE_MB:-4096}
+NER_LR=${NER_LR:-0.00005}
+MCLNER_LR=${MCLNER_LR:-0.001}
+SEED=${SEED:-0}
+RUNS=${RUNS:-"mclner ner"}
+OUT=${OUT:-training/curves}
+
+source scripts/prepare_benchmarks.sh
+VIEWS=corpus/en-train-cs-$TRAIN_SENTS-de-es-nl-1.spacy
+[ -f "$VIEWS" ] || python -m spacy_mclner codeswitch corpus/en-train.spacy "$VIEWS" --langs de,es,nl \
+    --langs-per-doc 1 --seed 0 --limit "$TRAIN_SENTS" --report "${VIEWS%.spacy}.coverage.json"
+
+common=(--paths.train corpus/en-train.spacy --paths.dev corpus/dev --paths.encoder "$ENCODER"
+    --paths.train_limit "$TRAIN_SENTS" --paths.dev_limit "$DEV_SELECT"
+    --training.max_epochs 0 --training.max_steps "$STEPS" --training.optimizer.learn_rate.total_steps "$TOTAL_STEPS"
+    --training.eval_frequency "$EVAL_EVERY" --training.batcher.@batchers spacy.batch_by_padded.v1
+    --training.batcher.size "$BATCH_WORDS" --training.batcher.buffer 256 --training.batcher.discard_oversize false
+    --system.seed "$SEED")
+runtime=(freeze_layers "$FREEZE" frozen_cache_mb "$CACHE_MB" precision "$PRECISION" freeze_word_embeddings true)
+
+train() {  # NAME CONFIG PREFIX-OF-ENCODER-SETTINGS LEARN-RATE [OVERRIDES...]
+    local name=$1 config=$2 prefix=$3 rate=$4; shift 4
+    [ -f "$OUT/$name/model-best/meta.json" ] && return
+    local settings=() i
+    for ((i = 0; i < ${#runtime[@]}; i += 2)); do settings+=("--$prefix.${runtime[i]}" "${runtime[i+1]}"); done
+    mkdir -p "$OUT/$name"
+    local start=$SECONDS
+    python -m spacy train "$config" --output "$OUT/$name" "${common[@]}" "${settings[@]}" \
+        --training.optimizer.learn_rate.initial_rate "$rate" \
+        --training.logger.output_file "$OUT/$name/curve.jsonl" "$@" 2>&1 | tee "$OUT/$name/train.log"
+    echo "$(( SECONDS - start ))" > "$OUT/$name/seconds"
+}
+
+for run in $RUNS; do
+    case $run in
+        mclner) train mclner configs/mclner_multiview.cfg components.mclner.model "$MCLNER_LR" \
+                    --paths.views "$VIEWS" --components.mclner.none_weight 0.1 ;;
+        ner) train ner configs/ner_baseline.cfg components.ner.model.tok2vec "$NER_LR" ;;
+        *) echo "unknown run $run (RUNS takes ner, mclner)" >&2; exit 2 ;;
+    esac
+done
+python -m spacy_mclner curves $(for run in $RUNS; do echo "$run=$OUT/$run"; done) \
+    --targets de,es,nl --output "$OUT/curves"

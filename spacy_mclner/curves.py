@@ -1,0 +1,111 @@
+"""Learning curves from `spacy train` runs, and the rule that says whether a run has plateaued.
+
+A run's curve is the JSON lines that spacy_mclner.ConsoleLogger.v1 writes at each
+evaluation (`output_file`): the step, the words and seconds so far, and F1 per
+dev language. A comparison is only evidence once every run in it has converged,
+so each curve is checked against one rule (plateau): the last third of the run
+raised the best target macro F1 by less than `tolerance` points.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+import srsly
+
+PLATEAU_TOLERANCE = 0.5  # F1 points
+
+
+@dataclass
+class Curve:
+    name: str
+    steps: List[int]
+    target_f: List[float]  # macro F1 over the target languages at each evaluation
+    seconds: List[float]
+
+    @property
+    def best(self) -> float:
+        return max(self.target_f)
+
+    @property
+    def best_step(self) -> int:
+        return self.steps[self.target_f.index(self.best)]
+
+
+def read_curve(name: str, path: Path, targets: Sequence[str]) -> Curve:
+    """The curve of one run from its logger file, averaged over `targets`."""
+    if not path.exists():
+        raise FileNotFoundError(f"No learning curve for {name}: {path} does not exist")
+    steps, target_f, seconds = [], [], []
+    for line_no, record in enumerate(srsly.read_jsonl(path), start=1):
+        per_lang = record.get("f_per_lang") or {}
+        missing = [lang for lang in targets if lang not in per_lang]
+        if missing:
+            raise ValueError(f"{path}, line {line_no}: no F1 for {', '.join(missing)} (the dev set must hold them)")
+        steps.append(int(record["step"]))
+        target_f.append(sum(per_lang[lang] for lang in targets) / len(targets))
+        seconds.append(float(record.get("seconds") or 0))
+    if not steps:
+        raise ValueError(f"{path} holds no evaluations")
+    return Curve(name, steps, target_f, seconds)
+
+
+def plateau(curve: Curve, tolerance: float = PLATEAU_TOLERANCE) -> Dict[str, float]:
+    """Whether the run's last third gained less than `tolerance` F1 over its first two thirds' best.
+
+    (Read the other way, "the best of the last third is within `tolerance` of the
+    best overall" holds for any curve still rising, so it cannot tell a plateau.)
+    """
+    cut = curve.steps[-1] * 2 / 3
+    early = [f for step, f in zip(curve.steps, curve.target_f) if step <= cut]
+    late = [f for step, f in zip(curve.steps, curve.target_f) if step > cut]
+    if not early or not late:
+        raise ValueError(f"{curve.name}: too few evaluations to split the run in thirds")
+    gain = max(late) - max(early)
+    return {"best_first_two_thirds": max(early), "best_last_third": max(late), "gain_last_third": gain,
+            "plateaued": gain < tolerance}
+
+
+def curves_report(curves: List[Curve], targets: Sequence[str], output: Path) -> str:
+    """Write OUTPUT.json, OUTPUT.md and OUTPUT.png; return the markdown."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for curve in curves:
+        rows.append({"name": curve.name, "best": curve.best, "best_step": curve.best_step, "steps": curve.steps[-1],
+                     "seconds": curve.seconds[-1], **plateau(curve)})
+    lines = [
+        f"Dev macro F1 over {', '.join(targets)}. Plateau: the last third of the run gained "
+        f"< {PLATEAU_TOLERANCE} F1 over the best of its first two thirds.",
+        "",
+        "| run | steps | best F1 | at step | best in first 2/3 | best in last 1/3 | plateaued | seconds (train + evals) |",
+        "|---|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['name']} | {row['steps']} | {row['best']:.1f} | {row['best_step']} | "
+            f"{row['best_first_two_thirds']:.1f} | {row['best_last_third']:.1f} | "
+            f"{'yes' if row['plateaued'] else 'no'} | {row['seconds']:.0f} |"
+        )
+    markdown = "\n".join(lines) + "\n"
+    srsly.write_json(output.with_suffix(".json"), {"targets": list(targets), "runs": rows,
+                     "curves": {c.name: {"steps": c.steps, "target_f": c.target_f, "seconds": c.seconds} for c in curves}})
+    output.with_suffix(".md").write_text(markdown, encoding="utf8")
+    _plot(curves, targets, output.with_suffix(".png"))
+    return markdown
+
+
+def _plot(curves: List[Curve], targets: Sequence[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(figsize=(7, 4.5))
+    for curve in curves:
+        axes.plot(curve.steps, curve.target_f, marker=".", label=f"{curve.name} ({curve.seconds[-1] / 60:.0f} min)")
+    axes.set_xlabel("training step")
+    axes.set_ylabel(f"dev macro F1 ({', '.join(targets)})")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    pyplot.close(figure)

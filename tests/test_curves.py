@@ -1,0 +1,42 @@
+"""Learning curves from the logger's JSON lines, and the plateau rule."""
+from pathlib import Path
+from typing import List
+
+import pytest
+import srsly
+
+from spacy_mclner.curves import Curve, curves_report, plateau, read_curve
+
+
+def _curve(target_f: List[float]) -> Curve:
+    steps = [100 * i for i in range(len(target_f))]
+    return Curve("run", steps, target_f, [10.0 * i for i in range(len(target_f))])
+
+
+def test_a_rising_curve_has_not_plateaued():
+    # The best of the last third is the best overall, so the weaker reading of the rule would pass it.
+    result = plateau(_curve([10, 30, 50, 60, 66, 70, 73]))
+    assert not result["plateaued"] and result["gain_last_third"] == pytest.approx(7)
+
+
+def test_a_flat_tail_has_plateaued_even_when_it_dips():
+    result = plateau(_curve([10, 50, 70, 72, 72.3, 71, 72.2]))
+    assert result["plateaued"] and result["best_first_two_thirds"] == 72.3
+
+
+def test_read_curve_averages_the_targets_and_names_a_missing_language(tmp_path: Path):
+    path = tmp_path / "curve.jsonl"
+    srsly.write_jsonl(path, [{"step": 0, "seconds": 3, "f_per_lang": {"en": 90, "de": 40, "es": 60}},
+                             {"step": 50, "seconds": 9, "f_per_lang": {"en": 91, "de": 50}}])
+    with pytest.raises(ValueError, match=r"curve.jsonl, line 2: no F1 for es"):
+        read_curve("run", path, ["de", "es"])
+    assert read_curve("run", path, ["de"]).target_f == [40, 50]
+    with pytest.raises(FileNotFoundError, match="No learning curve for other"):
+        read_curve("other", tmp_path / "missing.jsonl", ["de"])
+
+
+def test_curves_report_writes_table_json_and_plot(tmp_path: Path):
+    markdown = curves_report([_curve([10, 50, 70, 72, 72.3, 71, 72.2])], ["de"], tmp_path / "curves")
+    assert "| run | 600 | 72.3 | 400 | 72.3 | 72.2 | yes | 60 |" in markdown
+    assert (tmp_path / "curves.png").stat().st_size > 1000
+    assert srsly.read_json(tmp_path / "curves.json")["runs"][0]["plateaued"] is True
