@@ -8,8 +8,9 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import srsly
 from spacy.language import Language
@@ -85,7 +86,11 @@ def torch_flops(run: Callable[[], Any], tok2vec: Model) -> Tuple[int, int]:
 
 
 def bench_pipelines(
-    pipelines: Dict[str, Tuple[Language, Sequence[Example]]], *, batch_size: int = 32, train_batches: int = 8
+    pipelines: Dict[str, Tuple[Language, Sequence[Example]]],
+    *,
+    batch_size: int = 32,
+    train_batches: int = 8,
+    training_batches: Optional[Callable[[Language], List[List[Example]]]] = None,
 ) -> Dict[str, Dict[str, float]]:
     """Words/s of inference (`nlp.pipe`), of the NER component's encoder within it, and of training.
 
@@ -94,10 +99,17 @@ def bench_pipelines(
     the encoder's rate is its share of that same inference run (inside_encoder).
     A first pass over all docs counts inference in torch FLOPs (torch_flops) and
     warms the pipeline up. Training continues the loaded weights with
-    `nlp.resume_training()`, so pass copies you can spoil.
+    `nlp.resume_training()`, so pass copies you can spoil. It runs on
+    `train_batches` batches of `batch_size` of the examples, or on the batches
+    that `training_batches(nlp)` makes (training sentences with their
+    code-switched views, say). Training words are source words, as `spacy train`
+    counts them. The first timed training pass is reported apart: a pipeline
+    with a frozen-layer cache fills it then, so the first pass is a run's first
+    epoch and the fastest pass its later ones.
     """
     inference_runs: List[Callable[[], Tuple[float, float]]] = []
     training_runs: List[Callable[[], Tuple[float]]] = []
+    first_passes: List[List[float]] = []
     results: Dict[str, Dict[str, float]] = {}
     for name, (nlp, examples) in pipelines.items():
         tok2vec = _ner_tok2vec(nlp)
@@ -115,32 +127,63 @@ def bench_pipelines(
 
         flops, encoder_flops = torch_flops(run_pipeline, tok2vec)  # also the warm-up run
         inference_runs.append(timed_inference)
-        train_examples = list(examples[: batch_size * train_batches])
+        if training_batches is None:
+            batches = list(minibatch(examples[: batch_size * train_batches], batch_size))
+        else:
+            batches = training_batches(nlp)
+        if not batches:
+            raise ValueError(f"No training batches for {name}")
         optimizer = nlp.resume_training()
-        nlp.update(train_examples[:batch_size], sgd=optimizer)
+        nlp.update(list(examples[:batch_size]), sgd=optimizer)
+        pass_seconds: List[float] = []
+        first_passes.append(pass_seconds)
 
-        def timed_training(nlp: Language = nlp, egs: List[Example] = train_examples, sgd: Any = optimizer) -> Tuple[float]:
+        def timed_training(
+            nlp: Language = nlp, batches: List[List[Example]] = batches, sgd: Any = optimizer, log: List[float] = pass_seconds
+        ) -> Tuple[float]:
             start = time.perf_counter()
-            for batch in minibatch(egs, batch_size):
+            for batch in batches:
                 nlp.update(batch, sgd=sgd)
-            return (time.perf_counter() - start,)
+            log.append(time.perf_counter() - start)
+            return (log[-1],)
 
         training_runs.append(timed_training)
+        train_examples = [eg for batch in batches for eg in batch]
         results[name] = {
             "inference_gflop": flops / 1e9,
             "encoder_forward_gflop": encoder_flops / 1e9,
             "n_docs": len(docs),
             "n_words": sum(len(doc) for doc in docs),
             "n_train_words": sum(len(eg.predicted) for eg in train_examples),
+            "n_train_sentences": len(train_examples),
             "batch_size": batch_size,
         }
     inference = _best_seconds(inference_runs)
     training = _best_seconds(training_runs)
-    for result, (seconds, encoder_seconds), (train_seconds,) in zip(results.values(), inference, training):
+    for result, (seconds, encoder_seconds), (train_seconds,), passes in zip(
+        results.values(), inference, training, first_passes
+    ):
         result["inference_words_per_second"] = result["n_words"] / seconds
         result["encoder_forward_words_per_second"] = result["n_words"] / encoder_seconds
         result["training_words_per_second"] = result["n_train_words"] / train_seconds
+        result["training_words_per_second_first_pass"] = result["n_train_words"] / passes[0]
+    for result, (nlp, _) in zip(results.values(), pipelines.values()):
+        result.update(frozen_cache_use(_ner_tok2vec(nlp)))
     return results
+
+
+def frozen_cache_use(tok2vec: Model) -> Dict[str, float]:
+    """What the frozen-layer cache holds after the training passes (empty without one)."""
+    from .encoder_runtime import hf_models, runtime_of
+
+    patches = [runtime_of(hf_model) for hf_model in hf_models(tok2vec)]
+    caches = [patch.cache for patch in patches if patch is not None and patch.cache.max_bytes]
+    if not caches:
+        return {}
+    return {
+        "frozen_cache_mb": sum(cache.used_bytes for cache in caches) / 2**20,
+        "frozen_cache_windows": sum(len(cache.entries) for cache in caches),
+    }
 
 
 def _ner_tok2vec(nlp: Language) -> Model:
@@ -155,16 +198,24 @@ def bench_markdown(results: Dict[str, Dict[str, Any]]) -> str:
     """Markdown tables of bench_pipelines results, and of bench_memory's under "memory" where present."""
     lines = [
         "| pipeline | inference words/s | its encoder's words/s | time over the encoder "
-        "| torch FLOPs over the encoder | training words/s | docs | words |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| torch FLOPs over the encoder | training words/s | training words/s, first pass | docs | words |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in results.items():
         over = r["encoder_forward_words_per_second"] / r["inference_words_per_second"] - 1
         flops_over = r["inference_gflop"] / r["encoder_forward_gflop"] - 1
         lines.append(
             f"| {name} | {r['inference_words_per_second']:.0f} | {r['encoder_forward_words_per_second']:.0f} "
-            f"| {over:+.0%} | {flops_over:+.0%} | {r['training_words_per_second']:.0f} | {r['n_docs']} | {r['n_words']} |"
+            f"| {over:+.0%} | {flops_over:+.0%} | {r['training_words_per_second']:.0f} "
+            f"| {r['training_words_per_second_first_pass']:.0f} | {r['n_docs']} | {r['n_words']} |"
         )
+    for name, r in results.items():
+        if "frozen_cache_mb" in r:
+            lines.append(
+                f"\n{name}: the frozen-layer cache holds {r['frozen_cache_mb']:.1f} MB for "
+                f"{r['frozen_cache_windows']} windows after training on {r['n_train_sentences']} sentences "
+                f"({1000 * r['frozen_cache_mb'] / r['n_train_sentences']:.1f} MB per 1,000, their views included)."
+            )
     memory = {name: r["memory"] for name, r in results.items() if "memory" in r}
     if memory:
         lines += [
@@ -293,6 +344,30 @@ def _proc_self(name: str) -> Path:
     if not path.exists():
         raise RuntimeError(f"Measuring peak memory needs Linux's {path}; run the bench with --no-memory")
     return path
+
+
+def multiview_batches(
+    source: Path, views: Optional[Path], batch_words: int, n_batches: int, limit: int = 0
+) -> Callable[[Language], List[List[Example]]]:
+    """The first `n_batches` training batches as `spacy train` makes them in the source stage.
+
+    Shuffled source sentences (seed 0) with their code-switched views where
+    `views` is given, in batches of at most `batch_words` padded words
+    (spacy.batch_by_padded.v1, as the workflow's runs batch them).
+    """
+    from spacy.training.batchers import configure_minibatch_by_padded_size
+
+    from .multiview import create_multiview_corpus_reader
+
+    def make(nlp: Language) -> List[List[Example]]:
+        if views is None:
+            examples = create_labelled_corpus_reader(source, limit=limit, shuffle=True, seed=0)(nlp)
+        else:
+            examples = create_multiview_corpus_reader(source, views, limit=limit, shuffle=True, seed=0)(nlp)
+        batcher = configure_minibatch_by_padded_size(size=batch_words, buffer=256, discard_oversize=False)
+        return [list(batch) for batch in islice(batcher(examples), n_batches)]
+
+    return make
 
 
 def load_examples(nlp: Language, data: Path, limit: int) -> List[Example]:

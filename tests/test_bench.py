@@ -74,7 +74,7 @@ def test_bench_memory_compares_the_long_doc_with_the_short_one(monkeypatch: pyte
         "long_to_short": 150.0 / 105.0,
     }
     speed = {"inference_words_per_second": 1, "encoder_forward_words_per_second": 1, "training_words_per_second": 1,
-             "inference_gflop": 1, "encoder_forward_gflop": 1}
+             "training_words_per_second_first_pass": 1, "inference_gflop": 1, "encoder_forward_gflop": 1}
     markdown = bench.bench_markdown({"x": {**speed, "n_docs": 1, "n_words": 1, "memory": result}})
     assert "| x | with | 300 | 100 | 105 (5 words) | 150 (50 words) | 1.43 |" in markdown
     assert "| x | without |" in markdown

@@ -108,3 +108,16 @@ def test_contrastive_losses_reach_the_encoder_and_decrease(loss_name, config, co
     assert history[-1] < history[0]
     losses = nlp.update(examples, sgd=optimizer)
     assert set(losses) >= {"mclner", "mclner_ce", "mclner_ce_view", f"mclner_{loss_name}"}
+
+
+def test_bench_training_batches_carry_the_views_within_the_padded_budget(corpus):
+    from spacy_mclner.bench import multiview_batches
+
+    source, views = corpus
+    batches = multiview_batches(source, views, batch_words=20, n_batches=10)(spacy.blank("xx"))
+    examples = [eg for batch in batches for eg in batch]
+    assert sorted(eg.reference.text for eg in examples) == sorted(text for text, _ in TRAIN_DATA)
+    assert all(eg.reference.user_data.get(VIEWS_KEY) for eg in examples)
+    # Padded words: the longest source sentence of a batch times its sentences (views are the pipe's to add).
+    assert all(len(batch) * max(len(eg) for eg in batch) <= 20 or len(batch) == 1 for batch in batches)
+    assert len(multiview_batches(source, views, batch_words=20, n_batches=1)(spacy.blank("xx"))) == 1

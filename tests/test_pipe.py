@@ -201,7 +201,12 @@ def test_bench_reports_positive_rates_of_each_pipeline(
     copy = make_nlp(encoder_dir).from_bytes(trained.to_bytes())  # the bench trains what it gets
     # One pipeline under two names: enough to check that each gets its own results.
     results = bench_pipelines({name: (copy, make_examples(copy)) for name in "xy"}, batch_size=2, train_batches=1)
-    rates = ("inference_words_per_second", "encoder_forward_words_per_second", "training_words_per_second")
+    rates = (
+        "inference_words_per_second",
+        "encoder_forward_words_per_second",
+        "training_words_per_second",
+        "training_words_per_second_first_pass",
+    )
     assert list(results) == ["x", "y"]
     for result in results.values():
         assert all(result[key] > 0 for key in rates)
