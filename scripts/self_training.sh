@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# MCL-NER self-training (method.md section 5) on CoNLL (de, es, nl) and PAN-X (de, es, ru, ar, hi, zh):
+# MCL-NER self-training (docs/method.md section 5) on CoNLL (de, es, nl) and PAN-X (de, es, ru, ar, hi, zh):
 # a source model trained on English CoNLL-2003 is the first teacher; each of ROUNDS rounds
 # pseudo-labels LIMIT unlabelled sentences per language and trains a student for STEPS steps on
 # STUDENT_SOURCE English sentences + the pseudo-labels (with VIEWS, a codeswitch file of the

@@ -1,4 +1,4 @@
-"""Loss functions of MCL-NER as small pure torch functions (method.md section 3)."""
+"""Loss functions of MCL-NER as small pure torch functions (docs/method.md section 3)."""
 import torch
 from torch import Tensor
 

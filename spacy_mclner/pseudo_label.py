@@ -1,4 +1,4 @@
-"""Pseudo-labels for self-training (method.md section 5): the teacher labels target text, filters keep the sure part.
+"""Pseudo-labels for self-training (docs/method.md section 5): the teacher labels target text, filters keep the sure part.
 
 The teacher decodes every THW proposal of a sentence, whatever its own
 `require_nnw` and `threshold` settings, and flattens them by score. The

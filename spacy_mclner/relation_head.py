@@ -1,4 +1,4 @@
-"""Pure PyTorch modules of the token-pair relation head (method.md section 2).
+"""Pure PyTorch modules of the token-pair relation head (docs/method.md section 2).
 
 Input: padded word vectors of a batch of sentences and the grid windows cut from
 them. Output: per-cell relation logits of each window, the pair representations'

@@ -1,4 +1,4 @@
-"""K rounds of self-training (method.md section 5): the student of one round is the teacher of the next.
+"""K rounds of self-training (docs/method.md section 5): the student of one round is the teacher of the next.
 
 Every round has its own folder under the run's output:
 

@@ -1,6 +1,6 @@
 """The frozen teacher's relation distributions, stored with each pseudo-labelled doc.
 
-Self-training's L_mse (method.md section 5, eq. 10) pulls the student's class
+Self-training's L_mse (docs/method.md section 5, eq. 10) pulls the student's class
 distribution of every grid cell towards the teacher's. The teacher labels a
 corpus once per round, so its distributions are computed then, with the labels,
 rather than by a second model in every training step: the student's steps cost
