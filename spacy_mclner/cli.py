@@ -127,6 +127,7 @@ def bench_command(
     train_data: Optional[Path] = typer.Option(None, "--train-data", help="Train on this labelled .spacy file's sentences (shuffled) instead of --data"),
     views: Optional[Path] = typer.Option(None, "--views", help="Code-switched views of --train-data (from codeswitch): the source stage with views"),
     train_batch_words: int = typer.Option(250, "--train-batch-words", help="Padded words per training batch with --train-data"),
+    train_limit: int = typer.Option(0, "--train-limit", help="Use only the first N sentences of --train-data (and their views); 0: all"),
     memory: bool = typer.Option(True, "--memory/--no-memory", help="Also measure peak memory on a 50- and a 5,000-word doc"),
 ) -> None:
     """Inference, encoder-forward and training words/s of each pipeline, and peak memory, on this machine."""
@@ -141,7 +142,7 @@ def bench_command(
     for model in models:
         nlp = spacy.load(model)
         pipelines[str(model)] = (nlp, load_examples(nlp, data, limit))
-    training = None if train_data is None else multiview_batches(train_data, views, train_batch_words, train_batches)
+    training = None if train_data is None else multiview_batches(train_data, views, train_batch_words, train_batches, train_limit)
     results = bench_pipelines(pipelines, batch_size=batch_size, train_batches=train_batches, training_batches=training)
     if memory:
         for model in models:
