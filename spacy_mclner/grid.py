@@ -134,7 +134,8 @@ def decode_grid(
     if n_words == 0:
         return _empty_spans()
     best = probs.argmax(axis=-1)
-    ends_incl, starts = numpy.nonzero((best >= FIRST_THW) & band_mask(n_words, max_width))
+    # THW cells lie on or below the diagonal; the band's NNW cells above it propose nothing.
+    ends_incl, starts = numpy.nonzero((best >= FIRST_THW) & numpy.tril(band_mask(n_words, max_width)))
     labels = best[ends_incl, starts] - FIRST_THW
     scores = probs[ends_incl, starts, best[ends_incl, starts]]
     ends = ends_incl + 1

@@ -71,6 +71,15 @@ def test_decoding_requires_a_continuous_nnw_chain():
     assert list(zip(loose.starts, loose.ends)) == [(0, 4)]
 
 
+def test_a_thw_class_on_an_nnw_cell_proposes_no_span():
+    """Cell (i, i+1) lies above the diagonal: read as THW it would be the empty span i+1..i."""
+    grid = spans_to_grid([0], [2], [1], 4)
+    grid[2, 3] = FIRST_THW
+    for require_nnw in (True, False):
+        spans = decode_grid(one_hot(grid), max_width=8, require_nnw=require_nnw)
+        assert list(zip(spans.starts, spans.ends)) == [(0, 2)]
+
+
 def test_decoding_respects_width_and_threshold():
     grid = spans_to_grid([0], [5], [0], 6)
     assert len(decode_grid(one_hot(grid), max_width=4)) == 0
