@@ -4,7 +4,7 @@
 # sentences, each trained for STEPS steps with dev F1 every EVAL_EVERY steps (one JSON line per
 # evaluation in OUT/NAME/curve.jsonl); then one plot of the target macro F1 against steps and the
 # plateau check (scripts/learning_curves.py). Sizes come from the environment.
-#   RUNS: which of "ner mclner" to train (a finished run is kept); NER_LR: ner's peak rate.
+#   RUNS: which rows to train (see the case below; a finished run is kept); NER_LR: ner's peak rate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
@@ -50,12 +50,21 @@ train() {  # NAME CONFIG PREFIX-OF-ENCODER-SETTINGS LEARN-RATE [OVERRIDES...]
     echo "$(( SECONDS - start ))" > "$OUT/$name/seconds"
 }
 
+# The rows of the comparison: spaCy's ner; mclner with L_ce only; + L_ce on the views; + L_sc; + L_tc;
+# the full source stage (views, L_sc, L_tc), named mclner.
+views_run() {  # NAME SC_WEIGHT TC_WEIGHT
+    train "$1" configs/mclner_multiview.cfg components.mclner.model "$MCLNER_LR" --paths.views "$VIEWS" \
+        --components.mclner.none_weight 0.1 --components.mclner.sc_weight "$2" --components.mclner.tc_weight "$3"
+}
 for run in $RUNS; do
     case $run in
-        mclner) train mclner configs/mclner_multiview.cfg components.mclner.model "$MCLNER_LR" \
-                    --paths.views "$VIEWS" --components.mclner.none_weight 0.1 ;;
         ner) train ner configs/ner_baseline.cfg components.ner.model.tok2vec "$NER_LR" ;;
-        *) echo "unknown run $run (RUNS takes ner, mclner)" >&2; exit 2 ;;
+        mclner_ce) train mclner_ce configs/mclner.cfg components.mclner.model "$MCLNER_LR" --components.mclner.none_weight 0.1 ;;
+        mclner_views) views_run mclner_views 0 0 ;;
+        mclner_sc) views_run mclner_sc 0.5 0 ;;
+        mclner_tc) views_run mclner_tc 0 0.5 ;;
+        mclner) views_run mclner 0.5 0.5 ;;
+        *) echo "unknown run $run (RUNS takes ner, mclner_ce, mclner_views, mclner_sc, mclner_tc, mclner)" >&2; exit 2 ;;
     esac
 done
 python -m spacy_mclner curves $(for run in $RUNS; do echo "$run=$OUT/$run"; done) \
