@@ -110,6 +110,7 @@ def bench_pipelines(
     inference_runs: List[Callable[[], Tuple[float, float]]] = []
     training_runs: List[Callable[[], Tuple[float]]] = []
     first_passes: List[List[float]] = []
+    cache_before: List[Dict[str, float]] = []
     results: Dict[str, Dict[str, float]] = {}
     for name, (nlp, examples) in pipelines.items():
         tok2vec = _ner_tok2vec(nlp)
@@ -135,6 +136,7 @@ def bench_pipelines(
             raise ValueError(f"No training batches for {name}")
         optimizer = nlp.resume_training()
         nlp.update(list(examples[:batch_size]), sgd=optimizer)
+        cache_before.append(frozen_cache_use(tok2vec))  # what the warm-up put there
         pass_seconds: List[float] = []
         first_passes.append(pass_seconds)
 
@@ -167,13 +169,14 @@ def bench_pipelines(
         result["encoder_forward_words_per_second"] = result["n_words"] / encoder_seconds
         result["training_words_per_second"] = result["n_train_words"] / train_seconds
         result["training_words_per_second_first_pass"] = result["n_train_words"] / passes[0]
-    for result, (nlp, _) in zip(results.values(), pipelines.values()):
-        result.update(frozen_cache_use(_ner_tok2vec(nlp)))
+    for result, (nlp, _), before in zip(results.values(), pipelines.values(), cache_before):
+        after = frozen_cache_use(_ner_tok2vec(nlp))
+        result.update({key: value - before[key] for key, value in after.items()})
     return results
 
 
 def frozen_cache_use(tok2vec: Model) -> Dict[str, float]:
-    """What the frozen-layer cache holds after the training passes (empty without one)."""
+    """What the frozen-layer cache holds (empty without one)."""
     from .encoder_runtime import hf_models, runtime_of
 
     patches = [runtime_of(hf_model) for hf_model in hf_models(tok2vec)]
@@ -213,8 +216,8 @@ def bench_markdown(results: Dict[str, Dict[str, Any]]) -> str:
         if "frozen_cache_mb" in r:
             lines.append(
                 f"\n{name}: the frozen-layer cache holds {r['frozen_cache_mb']:.1f} MB for "
-                f"{r['frozen_cache_windows']} windows after training on {r['n_train_sentences']} sentences "
-                f"({1000 * r['frozen_cache_mb'] / r['n_train_sentences']:.1f} MB per 1,000, their views included)."
+                f"{r['frozen_cache_windows']} windows of the {r['n_train_sentences']} training sentences and "
+                f"their views ({1000 * r['frozen_cache_mb'] / r['n_train_sentences']:.1f} MB per 1,000 such sentences)."
             )
     memory = {name: r["memory"] for name, r in results.items() if "memory" in r}
     if memory:

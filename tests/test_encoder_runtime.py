@@ -178,3 +178,18 @@ def test_spacy_ner_trains_its_encoder_the_same_way(encoder_dir: Path):
         nlp.update(examples, sgd=optimizer)
     assert all(torch.equal(p, frozen[name]) for name, p in _weights(hf_model.encoder.layer[0]).items())
     assert runtime_of(hf_model).cache.hits == len(TRAIN_DATA)
+
+
+def test_bench_counts_what_training_put_in_the_cache(trained: Language, encoder_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    from spacy_mclner import bench
+
+    monkeypatch.setattr(bench, "REPEATS", 2)
+    copy = make_nlp(encoder_dir, freeze_layers=1, frozen_cache_mb=10).from_bytes(trained.to_bytes())
+    examples = make_examples(copy)
+    results = bench.bench_pipelines(
+        {"x": (copy, examples)}, batch_size=2, training_batches=lambda nlp: [examples[2:]]
+    )
+    # The warm-up's two sentences are not counted; the one training sentence is, once.
+    assert results["x"]["frozen_cache_windows"] == 1 and results["x"]["n_train_sentences"] == 1
+    assert 0 < results["x"]["frozen_cache_mb"] < 0.1
+    assert "the frozen-layer cache holds" in bench.bench_markdown(results)
