@@ -81,7 +81,26 @@ def plateau(curve: Curve, tolerance: float = PLATEAU_TOLERANCE, smooth: int = SM
             "plateaued": gain < tolerance}
 
 
-def curves_report(curves: List[Curve], targets: Sequence[str], output: Path) -> str:
+def at_steps_table(curves: List[Curve], steps: Sequence[int]) -> List[str]:
+    """Markdown rows: each run's target F1 at `steps` and their mean, to compare runs at equal steps.
+
+    One evaluation on a few hundred sentences moves by points; the mean over
+    several steps is the steadier comparison.
+    """
+    lines = ["| run | " + " | ".join(f"step {step}" for step in steps) + " | mean | seconds to the last |",
+             "|---|" + "---:|" * (len(steps) + 2)]
+    for curve in curves:
+        missing = [step for step in steps if step not in curve.steps]
+        if missing:
+            raise ValueError(f"{curve.name} has no evaluation at step {missing[0]}")
+        values = [curve.target_f[curve.steps.index(step)] for step in steps]
+        seconds = curve.seconds[curve.steps.index(steps[-1])]
+        lines.append(f"| {curve.name} | " + " | ".join(f"{v:.1f}" for v in values)
+                     + f" | {sum(values) / len(values):.1f} | {seconds:.0f} |")
+    return lines
+
+
+def curves_report(curves: List[Curve], targets: Sequence[str], output: Path, at_steps: Sequence[int] = ()) -> str:
     """Write OUTPUT.json, OUTPUT.md and OUTPUT.png; return the markdown."""
     output.parent.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -106,6 +125,8 @@ def curves_report(curves: List[Curve], targets: Sequence[str], output: Path) -> 
             f"{'yes' if row['plateaued'] else 'no'} | {row['raw_gain_last_third']:+.1f} | "
             f"{'yes' if row['raw_plateaued'] else 'no'} | {row['seconds']:.0f} |"
         )
+    if at_steps:
+        lines += ["", f"Dev macro F1 over {', '.join(targets)} at equal steps:", ""] + at_steps_table(curves, at_steps)
     markdown = "\n".join(lines) + "\n"
     srsly.write_json(output.with_suffix(".json"), {"targets": list(targets), "runs": rows,
                      "curves": {c.name: {"steps": c.steps, "target_f": c.target_f, "seconds": c.seconds} for c in curves}})

@@ -47,3 +47,10 @@ def test_curves_report_writes_table_json_and_plot(tmp_path: Path):
     assert "| run | 600 | 72.3 | 400 | 71.8 | 71.8 | yes | -0.1 | yes | 60 |" in markdown
     assert (tmp_path / "curves.png").stat().st_size > 1000
     assert srsly.read_json(tmp_path / "curves.json")["runs"][0]["plateaued"] is True
+
+
+def test_runs_compared_at_equal_steps(tmp_path: Path):
+    markdown = curves_report([_curve([10, 50, 70, 72]), _curve([20, 40, 60, 80])], ["de"], tmp_path / "c", at_steps=[100, 300])
+    assert "| run | 50.0 | 72.0 | 61.0 | 30 |" in markdown
+    with pytest.raises(ValueError, match="no evaluation at step 150"):
+        curves_report([_curve([10, 50])], ["de"], tmp_path / "c", at_steps=[150])
