@@ -3,7 +3,7 @@
 # views, L_sc and L_tc) on the same encoder, English sentences, encoder regime, batches and dev
 # sentences, each trained for STEPS steps with dev F1 every EVAL_EVERY steps (one JSON line per
 # evaluation in OUT/NAME/curve.jsonl); then one plot of the target macro F1 against steps and the
-# plateau check (scripts/learning_curves.py). Sizes come from the environment.
+# plateau check (python -m spacy_mclner curves). Sizes come from the environment.
 #   RUNS: which rows to train (see the case below; a finished run is kept); NER_LR: ner's peak rate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
