@@ -15,6 +15,8 @@ from typing import Any, Dict, List, Sequence
 
 import srsly
 
+from .plotting import headless_pyplot
+
 PLATEAU_TOLERANCE = 0.5  # F1 points
 SMOOTH = 3  # evaluations in the moving average that the plateau rule reads
 
@@ -136,10 +138,7 @@ def curves_report(curves: List[Curve], targets: Sequence[str], output: Path, at_
 
 
 def _plot(curves: List[Curve], targets: Sequence[str], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
+    pyplot = headless_pyplot()
 
     figure, axes = pyplot.subplots(figsize=(7, 4.5))
     for curve in curves:

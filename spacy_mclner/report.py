@@ -13,6 +13,7 @@ import spacy
 import srsly
 
 from .evaluate import ALL_TYPES, evaluate_pipeline
+from .plotting import headless_pyplot
 
 PathOrName = Union[str, Path]
 
@@ -96,10 +97,7 @@ def report_markdown(report: Mapping[str, Any]) -> str:
 
 def plot_f1(report: Mapping[str, Any], path: Path) -> None:
     """A PNG bar chart of F1 per language (and the target average), a bar per pipeline."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display needed
-    import matplotlib.pyplot as plt
+    plt = headless_pyplot()
 
     groups = [*report["langs"], "avg targets"]
     results = report["pipelines"]

@@ -26,6 +26,7 @@ from thinc.api import Config
 
 from .evaluate import evaluate_pipeline
 from .pipe import load_mclner
+from .plotting import headless_pyplot
 from .pseudo_label import pseudo_label_corpus, read_gold, read_unlabeled
 
 ROUND_FILE = "round.json"
@@ -218,10 +219,7 @@ def quality_markdown(records: Sequence[Dict[str, Any]]) -> str:
 
 def plot_quality(records: Sequence[Dict[str, Any]], path: Path) -> None:
     """Pseudo-label F1 (left, the paper's Fig. 6c) and dev F1 (right) per language over the rounds, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
+    pyplot = headless_pyplot()
 
     figure, (left, right) = pyplot.subplots(1, 2, figsize=(10, 4))
     for lang in sorted({lang for record in records for lang in record["pseudo"]}):
