@@ -8,9 +8,10 @@ is `none`. Everything here is numpy and vectorised over cells: the only Python
 loop runs over the (few) decoded candidates when overlaps are resolved.
 """
 from dataclasses import dataclass
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy
+from spacy.tokens import Doc
 
 NONE = 0
 NNW = 1
@@ -43,6 +44,22 @@ class ScoredSpans:
 
     def select(self, keep: numpy.ndarray) -> "ScoredSpans":
         return ScoredSpans(self.starts[keep], self.ends[keep], self.labels[keep], self.scores[keep])
+
+
+# (doc index in the batch, first token, end token) of one sentence.
+Sentence = Tuple[int, int, int]
+
+
+@dataclass
+class GridWindow:
+    """One grid: tokens start..end of a doc, deciding the entities that start in own_start..own_end."""
+
+    doc: int
+    sentence: int
+    start: int
+    end: int
+    own_start: int
+    own_end: int
 
 
 def band_mask(n_words: int, max_width: int) -> numpy.ndarray:
@@ -218,3 +235,71 @@ def grid_windows(
             break
         windows.append((start, end, own_start, own_start + stride))
     return windows
+
+
+def decode_windows(
+    windows: Sequence[GridWindow],
+    probs: numpy.ndarray,
+    n_docs: int,
+    max_width: int,
+    *,
+    require_nnw: bool,
+    threshold: float,
+) -> List[ScoredSpans]:
+    """Entity candidates of each doc, in doc token offsets, from its windows' class probabilities.
+
+    A window keeps the candidates that start in its own range; the own ranges of
+    a sentence's windows partition it, so each candidate is decoded once.
+    """
+    candidates: List[List[Tuple[int, ScoredSpans]]] = [[] for _ in range(n_docs)]
+    for row, window in enumerate(windows):
+        n_words = window.end - window.start
+        spans = decode_grid(probs[row, :n_words, :n_words], max_width, require_nnw=require_nnw, threshold=threshold)
+        starts = spans.starts + window.start
+        owned = (starts >= window.own_start) & (starts < window.own_end)
+        candidates[window.doc].append((window.start, spans.select(owned)))
+    return [concat_spans(parts) for parts in candidates]
+
+
+def owned_band_cells(window: GridWindow, sentence: Sentence, max_width: int) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+    """The band cells a window owns: (rows, cols) in the window's grid and positions in the sentence's band.
+
+    A window owns a cell when the cell's first word, min(row, col), lies in the
+    window's own range: the cells of the entities it decodes, which see the same
+    context as in one grid over the whole sentence. The own ranges partition the
+    sentence, so every band cell is owned by exactly one window.
+    """
+    _, sent_start, sent_end = sentence
+    n_words = window.end - window.start
+    rows, cols = numpy.nonzero(band_mask(n_words, max_width))
+    first = numpy.minimum(rows, cols) + window.start
+    owned = (first >= window.own_start) & (first < window.own_end)
+    rows, cols = rows[owned], cols[owned]
+    offset = window.start - sent_start
+    return rows, cols, band_index(sent_end - sent_start, max_width, rows + offset, cols + offset)
+
+
+def band_distributions(
+    windows: Sequence[GridWindow], sentences: Sequence[Sentence], probs: numpy.ndarray, docs: Sequence[Doc], max_width: int
+) -> List[Optional[numpy.ndarray]]:
+    """Each doc's (band cells x classes) probabilities gathered from its windows' grids; None for empty docs."""
+    bands: List[Optional[numpy.ndarray]] = [None for _ in docs]
+    for row, window in enumerate(windows):
+        sentence = sentences[window.sentence]
+        check_single_sentence(docs[window.doc], sentence)
+        band = bands[window.doc]
+        if band is None:
+            band = bands[window.doc] = numpy.zeros((band_size(len(docs[window.doc]), max_width), probs.shape[-1]), dtype="float32")
+        rows, cols, positions = owned_band_cells(window, sentence, max_width)
+        band[positions] = probs[row, rows, cols]
+    return bands
+
+
+def check_single_sentence(doc: Doc, sentence: Sentence) -> None:
+    """Teacher distributions are stored per sentence: a pseudo-labelled doc must be one."""
+    _, start, end = sentence
+    if start != 0 or end != len(doc):
+        raise ValueError(
+            "Teacher distributions are stored per sentence, so a pseudo-labelled doc must be one sentence, "
+            f"but this doc has sentence boundaries; doc starts: {doc.text[:60]!r}"
+        )

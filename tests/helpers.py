@@ -9,7 +9,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Example
 
-from spacy_mclner.corpus import set_doc_lang
+from spacy_mclner.data.annotations import set_doc_lang
 
 TRAIN_DATA: List[Tuple[str, List[Tuple[int, int, str]]]] = [
     ("Angela Merkel besuchte Paris .", [(0, 13, "PER"), (23, 28, "LOC")]),

@@ -24,8 +24,8 @@ from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
 from spacy.util import load_config, load_model_from_config
 
-from spacy_mclner.corpus import create_labelled_corpus_reader
-from spacy_mclner.tokenizer import create_cjk_char_tokenizer
+from spacy_mclner.data.readers import create_labelled_corpus_reader
+from spacy_mclner.data.tokenizer import create_cjk_char_tokenizer
 
 from .helpers import GIANT, entities, make_examples
 

@@ -7,8 +7,8 @@ import pytest
 import spacy
 import srsly
 
-from spacy_mclner import bench
-from spacy_mclner.bench import concatenated_doc, measure_peak_memory, peak_memory
+from spacy_mclner.evaluation import bench
+from spacy_mclner.evaluation.bench import concatenated_doc, measure_peak_memory, peak_memory
 
 from .helpers import TRAIN_DATA, make_examples
 

@@ -10,9 +10,10 @@ import pytest
 import spacy
 from spacy.tokens import DocBin
 
-from spacy_mclner import benchmarks
-from spacy_mclner.benchmarks import convert_benchmark, unpack_public_sources
-from spacy_mclner.corpus import get_doc_lang, read_conll_docs
+from spacy_mclner.data import benchmarks
+from spacy_mclner.data.annotations import get_doc_lang
+from spacy_mclner.data.benchmarks import convert_benchmark, unpack_public_sources
+from spacy_mclner.data.corpus import read_conll_docs
 
 SENTENCES = {
     "en": ["Angela\tB-PER", "Merkel\tI-PER", "visited\tO", "Paris\tB-LOC", ".\tO"],

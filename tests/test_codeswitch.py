@@ -10,14 +10,9 @@ from spacy.tokens import Doc, DocBin, Span
 from typer.testing import CliRunner
 
 from spacy_mclner.cli import app
-from spacy_mclner.codeswitch import (
-    ALIGNMENT_KEY,
-    SOURCE_INDEX_KEY,
-    codeswitch_docs,
-    codeswitch_file,
-)
-from spacy_mclner.corpus import get_doc_lang, set_doc_lang
-from spacy_mclner.dictionaries import BilingualDictionary, load_dictionary
+from spacy_mclner.data.annotations import ALIGNMENT_KEY, SOURCE_INDEX_KEY, get_doc_lang, set_doc_lang
+from spacy_mclner.data.codeswitch import codeswitch_docs, codeswitch_file
+from spacy_mclner.data.dictionaries import BilingualDictionary, load_dictionary
 
 VOCAB = spacy.blank("xx").vocab
 GERMAN = BilingualDictionary(

@@ -8,14 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from spacy.tokens import Doc, DocBin, Span
 
-from spacy_mclner.corpus import (
-    LANG_KEY,
-    convert_file,
-    create_labelled_corpus_reader,
-    get_doc_lang,
-    read_conll_docs,
-    set_doc_lang,
-)
+from spacy_mclner.data.annotations import LANG_KEY, get_doc_lang, set_doc_lang
+from spacy_mclner.data.corpus import convert_file, read_conll_docs
+from spacy_mclner.data.readers import create_labelled_corpus_reader
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -5,7 +5,7 @@ from typing import List
 import pytest
 import srsly
 
-from spacy_mclner.curves import Curve, curves_report, plateau, read_curve
+from spacy_mclner.evaluation.curves import Curve, curves_report, plateau, read_curve
 
 
 def _curve(target_f: List[float]) -> Curve:

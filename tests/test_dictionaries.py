@@ -4,7 +4,7 @@ from typing import List, Tuple
 
 import pytest
 
-from spacy_mclner.dictionaries import (
+from spacy_mclner.data.dictionaries import (
     FREEDICT_DIR,
     BilingualDictionary,
     freedict_paths,

@@ -9,7 +9,7 @@ import torch
 from spacy.language import Language
 from spacy.util import fix_random_seed
 
-from spacy_mclner.encoder_runtime import EncoderRuntime, hf_models, runtime_of
+from spacy_mclner.ml.encoder_runtime import EncoderRuntime, hf_models, runtime_of
 
 from .helpers import TRAIN_DATA, make_examples, make_nlp
 
@@ -181,7 +181,7 @@ def test_spacy_ner_trains_its_encoder_the_same_way(encoder_dir: Path):
 
 
 def test_bench_counts_what_training_put_in_the_cache(trained: Language, encoder_dir: Path, monkeypatch: pytest.MonkeyPatch):
-    from spacy_mclner import bench
+    from spacy_mclner.evaluation import bench
 
     monkeypatch.setattr(bench, "REPEATS", 2)
     copy = make_nlp(encoder_dir, freeze_layers=1, frozen_cache_mb=10).from_bytes(trained.to_bytes())

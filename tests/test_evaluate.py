@@ -5,8 +5,8 @@ import spacy
 from spacy.tokens import DocBin
 from spacy.training import Example
 
-from spacy_mclner.corpus import set_doc_lang
-from spacy_mclner.evaluate import evaluate_pipeline
+from spacy_mclner.data.annotations import set_doc_lang
+from spacy_mclner.evaluation.evaluate import evaluate_pipeline
 
 
 def write_dev(path: Path, lang: str) -> None:
@@ -103,5 +103,5 @@ def test_token_label_file_without_a_language_is_an_error(tmp_path: Path):
     with pytest.raises(ValueError, match="Cannot tell the language of .*test.tsv: pass --lang"):
         evaluate_pipeline(ruler_nlp(), [tmp_path / "held-out" / "test.tsv"])
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ValueError, match="No .spacy files in test folder .*empty"):
+    with pytest.raises(ValueError, match="No .spacy files in corpus folder .*empty; give token<TAB>label files"):
         evaluate_pipeline(ruler_nlp(), [tmp_path / "empty"])

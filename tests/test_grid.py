@@ -11,10 +11,10 @@ from spacy_mclner.grid import (
     band_index,
     band_mask,
     band_size,
-    decode_grid,
-    resolve_overlaps,
     concat_spans,
+    decode_grid,
     grid_windows,
+    resolve_overlaps,
     spans_to_grid,
 )
 

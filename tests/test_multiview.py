@@ -10,10 +10,11 @@ from spacy.tokens import DocBin
 from spacy.training import Example
 from spacy.util import fix_random_seed
 
-from spacy_mclner.codeswitch import codeswitch_docs
-from spacy_mclner.corpus import set_doc_lang
-from spacy_mclner.dictionaries import BilingualDictionary
-from spacy_mclner.multiview import VIEWS_KEY, aligned_cells, create_multiview_corpus_reader, expand_views
+from spacy_mclner.data.annotations import VIEWS_KEY, set_doc_lang
+from spacy_mclner.data.codeswitch import codeswitch_docs
+from spacy_mclner.data.dictionaries import BilingualDictionary
+from spacy_mclner.data.readers import create_multiview_corpus_reader
+from spacy_mclner.pipeline.objective import aligned_cells, expand_views
 
 from .helpers import SMALL_HEAD, TRAIN_DATA
 
@@ -111,7 +112,7 @@ def test_contrastive_losses_reach_the_encoder_and_decrease(loss_name, config, co
 
 
 def test_bench_training_batches_carry_the_views_within_the_padded_budget(corpus):
-    from spacy_mclner.bench import multiview_batches
+    from spacy_mclner.evaluation.bench import multiview_batches
 
     source, views = corpus
     batches = multiview_batches(source, views, batch_words=20, n_batches=10)(spacy.blank("xx"))

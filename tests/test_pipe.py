@@ -10,7 +10,7 @@ from spacy.training import Example
 from thinc.api import SGD
 
 from spacy_mclner.grid import ScoredSpans
-from spacy_mclner.pipe import _ScaledOptimizer
+from spacy_mclner.ml.optimizers import ScaledOptimizer
 
 from .helpers import TRAIN_DATA, entities, make_examples, make_nlp
 
@@ -60,7 +60,7 @@ def test_doc_longer_than_the_transformer_window(trained: Language):
 
 
 def test_encoder_calls_group_docs_by_padded_words():
-    from spacy_mclner.model import encoder_calls
+    from spacy_mclner.ml.architecture import encoder_calls
 
     vocab = spacy.blank("xx").vocab
     docs = [Doc(vocab, words=["w"] * n) for n in (5, 0, 3, 12, 4, 300)]
@@ -140,9 +140,9 @@ def test_scaled_optimizer_scales_the_learning_rate():
     weights = numpy.zeros((3,), dtype="float32")
     gradient = numpy.ones((3,), dtype="float32")
     full, _ = optimizer((0, "w"), weights.copy(), gradient.copy())
-    scaled, _ = _ScaledOptimizer(optimizer, 0.01)((1, "w"), weights.copy(), gradient.copy())
+    scaled, _ = ScaledOptimizer(optimizer, 0.01)((1, "w"), weights.copy(), gradient.copy())
     numpy.testing.assert_allclose(scaled, full * 0.01, rtol=1e-6)
-    assert _ScaledOptimizer(optimizer, 0.5).learn_rate == optimizer.learn_rate
+    assert ScaledOptimizer(optimizer, 0.5).learn_rate == optimizer.learn_rate
 
 
 def test_default_encoder_works_offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
@@ -194,8 +194,8 @@ def test_entities_never_begin_or_end_on_whitespace_tokens(trained: Language):
 def test_bench_reports_positive_rates_of_each_pipeline(
     trained: Language, encoder_dir: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    from spacy_mclner import bench
-    from spacy_mclner.bench import bench_markdown, bench_pipelines
+    from spacy_mclner.evaluation import bench
+    from spacy_mclner.evaluation.bench import bench_markdown, bench_pipelines
 
     monkeypatch.setattr(bench, "REPEATS", 2)  # keeps the interleaving and the choice of the best run
     copy = make_nlp(encoder_dir).from_bytes(trained.to_bytes())  # the bench trains what it gets
@@ -217,7 +217,7 @@ def test_bench_reports_positive_rates_of_each_pipeline(
 
 
 def test_inside_encoder_times_the_encoder_within_a_pipeline_pass(trained: Language):
-    from spacy_mclner.bench import inside_encoder, torch_flops
+    from spacy_mclner.evaluation.bench import inside_encoder, torch_flops
 
     tok2vec = trained.get_pipe("mclner").model.get_ref("tok2vec")
     forward = tok2vec._func
@@ -236,8 +236,9 @@ def test_inside_encoder_times_the_encoder_within_a_pipeline_pass(trained: Langua
 
 
 def test_training_targets_ignore_entities_cut_by_a_window(trained: Language):
-    from spacy_mclner.grid import IGNORE, NNW, NONE
-    from spacy_mclner.model import GridBatch, GridWindow
+    from spacy_mclner.grid import IGNORE, NNW, NONE, GridWindow
+    from spacy_mclner.ml.architecture import GridBatch
+    from spacy_mclner.pipeline.objective import grid_targets
 
     pipe = trained.get_pipe("mclner")
     words = ["w"] * 12
@@ -246,7 +247,7 @@ def test_training_targets_ignore_entities_cut_by_a_window(trained: Language):
     windows = [GridWindow(0, 0, 0, 6, 0, 3), GridWindow(0, 0, 2, 12, 3, 12)]
     n_classes = len(pipe.labels) + 2
     grid = GridBatch(numpy.zeros((2, 10, 10, n_classes), dtype="float32"), None, None, None, windows, [(0, 0, 12)])
-    targets = pipe._grid_targets([example], grid)
+    targets = grid_targets([example], grid, pipe.labels, pipe.cfg["max_entity_width"])
     per = 2 + pipe.labels.index("PER")
     loc = 2 + pipe.labels.index("LOC")
     # Window 0 holds all of PER (words 0-2) and none of LOC.

@@ -8,26 +8,20 @@ import spacy
 import srsly
 import torch
 from spacy.language import Language
-from spacy.util import load_model_from_config
 from spacy.tokens import Doc, DocBin, Span
+from spacy.util import load_model_from_config
 from typer.testing import CliRunner
 
 from spacy_mclner.cli import app
-from spacy_mclner.codeswitch import codeswitch_docs
-from spacy_mclner.corpus import example_from_reference, set_doc_lang
-from spacy_mclner.dictionaries import BilingualDictionary
+from spacy_mclner.data.annotations import get_teacher_distributions, set_doc_lang, set_teacher_distributions
+from spacy_mclner.data.codeswitch import codeswitch_docs
+from spacy_mclner.data.corpus import example_from_reference, read_gold, read_unlabeled
+from spacy_mclner.data.dictionaries import BilingualDictionary
+from spacy_mclner.data.readers import create_pseudo_label_corpus_reader
 from spacy_mclner.grid import FIRST_THW, band_size, decode_grid, spans_to_grid
-from spacy_mclner.losses import relation_mse
-from spacy_mclner.pipe import load_mclner
-from spacy_mclner.pseudo_label import (
-    create_pseudo_label_corpus_reader,
-    pseudo_label_docs,
-    read_gold,
-    read_unlabeled,
-    select_pseudo_labels,
-    teacher_outputs,
-)
-from spacy_mclner.teacher import get_teacher_distributions, set_teacher_distributions
+from spacy_mclner.ml.losses import relation_mse
+from spacy_mclner.pipeline.mclner import load_mclner
+from spacy_mclner.selftrain.pseudo_label import pseudo_label_docs, select_pseudo_labels, teacher_outputs
 
 from .helpers import TRAIN_DATA, entities, make_examples
 

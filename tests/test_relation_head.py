@@ -2,10 +2,10 @@ import pytest
 import torch
 from torch import nn
 
-from spacy_mclner import relation_head
 from spacy_mclner.grid import band_mask, grid_windows
-from spacy_mclner.losses import grid_cross_entropy
-from spacy_mclner.relation_head import ConditionalLayerNorm, RelationHead, receptive_radius
+from spacy_mclner.ml import relation_head
+from spacy_mclner.ml.losses import grid_cross_entropy
+from spacy_mclner.ml.relation_head import ConditionalLayerNorm, RelationHead, receptive_radius
 
 
 def whole(lengths: torch.Tensor) -> torch.Tensor:
@@ -138,7 +138,7 @@ def test_grid_loss_ignores_cells_and_weights_none():
 
 
 def test_info_nce_prefers_matching_pairs_and_trains():
-    from spacy_mclner.losses import info_nce
+    from spacy_mclner.ml.losses import info_nce
 
     torch.manual_seed(0)
     anchors = torch.randn(8, 16)
@@ -159,7 +159,7 @@ def test_info_nce_prefers_matching_pairs_and_trains():
 
 
 def test_biaffine_matches_its_formula():
-    from spacy_mclner.relation_head import Biaffine
+    from spacy_mclner.ml.relation_head import Biaffine
 
     torch.manual_seed(0)
     biaffine = Biaffine(6, 4, 3, dropout=0.0)

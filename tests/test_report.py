@@ -7,7 +7,7 @@ import srsly
 from typer.testing import CliRunner
 
 from spacy_mclner.cli import app
-from spacy_mclner.report import compare_pipelines, report_markdown, write_report
+from spacy_mclner.evaluation.report import compare_pipelines, report_markdown, write_report
 
 from .test_evaluate import write_dev, write_tsv
 

@@ -5,19 +5,15 @@ from typing import List, Optional, Tuple
 
 import pytest
 import spacy
-from seqeval.metrics import (
-    classification_report,
-    f1_score,
-    precision_score,
-    recall_score,
-)
+from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
 from seqeval.scheme import IOB2
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 from spacy.util import filter_spans
 
-from spacy_mclner.corpus import read_conll_docs, set_doc_lang
-from spacy_mclner.scoring import make_mclner_scorer, score_entities
+from spacy_mclner.data.annotations import set_doc_lang
+from spacy_mclner.data.corpus import read_conll_docs
+from spacy_mclner.pipeline.scoring import make_mclner_scorer, score_entities
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 GERMAN_DEV = DATA_DIR / "conll2003" / "de" / "dev"

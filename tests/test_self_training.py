@@ -11,10 +11,16 @@ from spacy.tokens import DocBin
 from spacy.util import load_model_from_config
 from typer.testing import CliRunner
 
-from spacy_mclner import self_training
 from spacy_mclner.cli import app
-from spacy_mclner.corpus import set_doc_lang
-from spacy_mclner.self_training import SelfTrainingPlan, quality_markdown, run_self_training, student_config, write_quality_report
+from spacy_mclner.data.annotations import set_doc_lang
+from spacy_mclner.selftrain import rounds as self_training
+from spacy_mclner.selftrain.rounds import (
+    SelfTrainingPlan,
+    quality_markdown,
+    run_self_training,
+    student_config,
+    write_quality_report,
+)
 
 from .helpers import TRAIN_DATA, make_examples
 

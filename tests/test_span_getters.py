@@ -16,7 +16,7 @@ from spacy_transformers.span_getters import configure_strided_spans
 from thinc.api import reduce_mean
 from transformers import AutoTokenizer
 
-from spacy_mclner.span_getters import configure_bounded_strided_spans, worst_case_pieces
+from spacy_mclner.ml.span_getters import configure_bounded_strided_spans, worst_case_pieces
 
 from .helpers import GIANT
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from spacy.language import Language
 from spacy.util import load_config
 
-from spacy_mclner.tokenizer import unsegmented_cjk_tokens
+from spacy_mclner.data.tokenizer import unsegmented_cjk_tokens
 
 CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.cfg"))
 CJK_TOKENIZER = {"@tokenizers": "spacy_mclner.CJKCharTokenizer.v1"}

@@ -9,9 +9,9 @@ from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 from spacy.util import load_config, load_model_from_config
 
-from spacy_mclner.codeswitch import codeswitch_docs
-from spacy_mclner.corpus import set_doc_lang
-from spacy_mclner.dictionaries import BilingualDictionary
+from spacy_mclner.data.annotations import set_doc_lang
+from spacy_mclner.data.codeswitch import codeswitch_docs
+from spacy_mclner.data.dictionaries import BilingualDictionary
 
 CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.cfg"))
 SENTENCES = [

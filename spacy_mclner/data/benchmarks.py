@@ -1,6 +1,6 @@
 """Where the benchmarks' files lie, and how their public downloads are laid out the same way.
 
-The project reads one layout, that of ../shared/data:
+The project reads one layout of benchmark files (the README's "Data" section):
 
     conll2003/{en,de}/SPLIT   conll2002/{es,nl}/SPLIT   panx/LANG/SPLIT
 
@@ -18,6 +18,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import spacy
 
+from ..util import written_whole
 from .corpus import convert_file, read_conll_docs
 
 BENCHMARKS = ("conll", "panx")
@@ -190,6 +191,6 @@ def _strip_lang_prefixes(content: bytes, lang: str, where: str) -> bytes:
 
 
 def _write(path: Path, content: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
+    with written_whole(path) as partial:
+        partial.write_bytes(content)
     return path

@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 import spacy
-import srsly
 from spacy.tokens import Doc, DocBin, Span
 
-from .corpus import UNSPACED_LANGS, set_doc_lang
+from ..util import write_docbin, write_json
+from .annotations import ALIGNMENT_KEY, SOURCE_INDEX_KEY, set_doc_lang
+from .corpus import UNSPACED_LANGS
 from .dictionaries import FREEDICT_DIR, BilingualDictionary, check_not_empty, load_dictionary
 
-SOURCE_INDEX_KEY = "mclner_source_index"
-ALIGNMENT_KEY = "mclner_alignment"
 DEFAULT_WORD_PROB = 0.3
 
 
@@ -308,8 +307,7 @@ def codeswitch_file(
     views, coverage = codeswitch_docs(
         docs, dictionaries, langs, seed=seed, n_views=n_views, word_prob=word_prob, langs_per_doc=langs_per_doc
     )
-    output.parent.mkdir(parents=True, exist_ok=True)
-    DocBin(docs=views, store_user_data=True).to_disk(output)
+    write_docbin(views, output)
     report = {
         "source": str(source),
         "source_docs": len(docs),
@@ -321,6 +319,5 @@ def codeswitch_file(
         "coverage": coverage,
     }
     if report_path is not None:
-        Path(report_path).parent.mkdir(parents=True, exist_ok=True)
-        srsly.write_json(report_path, report)
+        write_json(report_path, report)
     return report

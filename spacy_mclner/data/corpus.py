@@ -1,16 +1,15 @@
-"""Read CoNLL-style token/label files into Docs and serve them to spaCy training.
+"""Read corpora into Docs: CoNLL-style token/label files, .spacy files and raw text.
 
 The benchmarks (CoNLL-2002/2003, PAN-X) come one token a line with its tag in
 the last column and a blank line after each sentence. Every sentence becomes
 one Doc that records its language in `doc.user_data`, so that scores can be
-broken down by language after the docs went through a DocBin.
+broken down by language after the docs went through a DocBin. The registered
+readers that serve these docs to `spacy train` are in readers.py.
 """
-
-import random
 import re
 from itertools import islice
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 import spacy
 from spacy.language import Language
@@ -18,7 +17,9 @@ from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
 from spacy.vocab import Vocab
 
-LANG_KEY = "mclner_lang"
+from ..util import numbered_lines, write_docbin
+from .annotations import check_known_lang, get_doc_lang, set_doc_lang, validate_lang
+
 DOCSTART = "-DOCSTART-"
 # PAN-X ja and zh are split into characters, with "#" where the text had a
 # space. Their tokens are kept as they are but joined without whitespace, so
@@ -26,51 +27,10 @@ DOCSTART = "-DOCSTART-"
 # on) instead of characters with spaces between them.
 UNSPACED_LANGS = frozenset({"ja", "zh"})
 
-_LANG_PATTERN = re.compile(r"[a-z]{2,3}")
 _TAG_PATTERN = re.compile(r"O|[BI]-\S+")
 
 # (words, tags) of one sentence; tags is None when the file has no labels.
 _Sentence = Tuple[List[str], Optional[List[str]]]
-
-
-def set_doc_lang(doc: Doc, lang: str) -> None:
-    """Record the doc's language where DocBin (store_user_data=True) keeps it."""
-    _validate_lang(lang)
-    doc.user_data[LANG_KEY] = lang
-
-
-def get_doc_lang(doc: Doc) -> Optional[str]:
-    """Return the language recorded by set_doc_lang, or None."""
-    return doc.user_data.get(LANG_KEY)
-
-
-def check_known_lang(lang: str) -> None:
-    """Raise unless spaCy or CLDR (babel) knows the language code `lang`.
-
-    A typo ("ge" for German) would otherwise label a corpus under a language
-    that no dev set scores. spaCy alone knows too few of the PAN-X languages
-    (not jv, ka, kk, my or sw), CLDR alone not spaCy's multi-language "xx".
-    """
-    import babel
-
-    _validate_lang(lang)
-    try:
-        spacy.util.get_lang_class(lang)
-        return
-    except ImportError:
-        pass
-    try:
-        babel.Locale.parse(lang)
-    except (ValueError, babel.UnknownLocaleError):
-        raise ValueError(f"Unknown language code {lang!r}: neither spaCy nor CLDR (babel) knows it") from None
-
-
-def _validate_lang(lang: str) -> None:
-    if not isinstance(lang, str) or not _LANG_PATTERN.fullmatch(lang):
-        raise ValueError(
-            f"Invalid language code {lang!r}: expected 2 or 3 lowercase "
-            "letters (ISO 639), such as 'en', 'zh' or 'xx'"
-        )
 
 
 def read_conll_docs(
@@ -82,7 +42,7 @@ def read_conll_docs(
     entities are marked O); token-only files give docs without NER annotation.
     limit (int): keep only the first N sentences; 0 keeps all.
     """
-    _validate_lang(lang)
+    validate_lang(lang)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Input file not found: {path}")
@@ -113,47 +73,40 @@ def _read_sentences(path: Path) -> Iterator[_Sentence]:
     first_line_number = 0
     words: List[str] = []
     tags: List[str] = []
-    with path.open("rb") as file_:
-        for line_number, raw_line in enumerate(file_, start=1):
-            where = f"{path}:{line_number}: "
-            try:
-                line = raw_line.decode("utf8").rstrip("\r\n")
-            except UnicodeDecodeError as err:
+    for line_number, line in numbered_lines(path):
+        where = f"{path}:{line_number}: "
+        if line and not line.strip():
+            raise ValueError(
+                f"{where}line holds only whitespace; sentences must be "
+                "separated by empty lines"
+            )
+        if not line or line.split(maxsplit=1)[0] == DOCSTART:
+            if words:
+                yield words, (tags if n_columns > 1 else None)
+                words, tags = [], []
+            continue
+        if "\t" in line:
+            columns = [column.strip() for column in line.split("\t")]
+        else:
+            columns = line.split()
+        if not all(columns):
+            raise ValueError(f"{where}empty column in {line!r}")
+        if not n_columns:
+            n_columns = len(columns)
+            first_line_number = line_number
+        elif len(columns) != n_columns:
+            raise ValueError(
+                f"{where}expected {n_columns} column(s) as on line "
+                f"{first_line_number}, found {len(columns)} in {line!r}"
+            )
+        words.append(columns[0])
+        if n_columns > 1:
+            tag = columns[-1]
+            if not _TAG_PATTERN.fullmatch(tag):
                 raise ValueError(
-                    f"{where}not valid UTF-8 at byte {err.start + 1} ({err.reason})"
-                ) from None
-            if line and not line.strip():
-                raise ValueError(
-                    f"{where}line holds only whitespace; sentences must be "
-                    "separated by empty lines"
+                    f"{where}invalid tag {tag!r}: expected O, B-TYPE or I-TYPE"
                 )
-            if not line or line.split(maxsplit=1)[0] == DOCSTART:
-                if words:
-                    yield words, (tags if n_columns > 1 else None)
-                    words, tags = [], []
-                continue
-            if "\t" in line:
-                columns = [column.strip() for column in line.split("\t")]
-            else:
-                columns = line.split()
-            if not all(columns):
-                raise ValueError(f"{where}empty column in {line!r}")
-            if not n_columns:
-                n_columns = len(columns)
-                first_line_number = line_number
-            elif len(columns) != n_columns:
-                raise ValueError(
-                    f"{where}expected {n_columns} column(s) as on line "
-                    f"{first_line_number}, found {len(columns)} in {line!r}"
-                )
-            words.append(columns[0])
-            if n_columns > 1:
-                tag = columns[-1]
-                if not _TAG_PATTERN.fullmatch(tag):
-                    raise ValueError(
-                        f"{where}invalid tag {tag!r}: expected O, B-TYPE or I-TYPE"
-                    )
-                tags.append(tag)
+            tags.append(tag)
     if words:
         yield words, (tags if n_columns > 1 else None)
 
@@ -190,53 +143,8 @@ def convert_file(
     docs = read_conll_docs(input_path, spacy.blank("xx").vocab, lang, limit=limit)
     if not docs:
         raise ValueError(f"No sentences found in {input_path}")
-    output_path = Path(output_path)
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    DocBin(docs=docs, store_user_data=True).to_disk(output_path)
+    write_docbin(docs, output_path)
     return len(docs)
-
-
-@spacy.registry.readers("spacy_mclner.LabelledCorpus.v1")
-def create_labelled_corpus_reader(
-    path: Optional[Path], limit: int = 0, shuffle: bool = False, seed: int = 0
-) -> Callable[[Language], Iterable[Example]]:
-    """Read Examples from .spacy files made by convert_file.
-
-    path (Path): a .spacy file, a folder of them (all, in sorted order), or a
-        comma-separated list of both. None (a config's unset path) is an error
-        when the corpus is read, so that configs still load without data.
-    limit (int): keep the first N docs of each file, so that a dev set built
-        from one file per language keeps every language; 0 keeps all.
-    shuffle (bool): shuffle the examples on every call, in an order that
-        depends only on seed and on how many calls came before. spaCy calls
-        the reader once per epoch when training streams (max_epochs = -1);
-        otherwise it reads once and shuffles with its own seed.
-
-    The predicted docs keep the reference tokens, because the benchmarks are
-    scored on their own tokenization, and they carry the reference's language.
-    Gold entities are `Doc.ents`; a doc that also holds spans in `Doc.spans`
-    which `Doc.ents` could not carry is an error (see check_gold_spans).
-    """
-    if path is None:
-
-        def no_path(nlp: Language) -> List[Example]:
-            raise ValueError("No corpus path given: set it in the config, e.g. --paths.train or --paths.dev")
-
-        return no_path
-    files = _find_docbin_files(path)
-    rng = random.Random(seed)
-
-    def read_examples(nlp: Language) -> List[Example]:
-        examples = [
-            example_from_reference(reference)
-            for file in files
-            for reference in read_references(file, nlp.vocab, limit)
-        ]
-        if shuffle:
-            rng.shuffle(examples)
-        return examples
-
-    return read_examples
 
 
 def read_references(path: Path, vocab: Vocab, limit: int) -> Iterator[Doc]:
@@ -307,22 +215,90 @@ def example_from_reference(reference: Doc) -> Example:
     return Example(predicted, reference)
 
 
-def _find_docbin_files(path: Union[str, Path]) -> List[Path]:
-    """Expand a .spacy file, a folder of them or a comma-separated list of both."""
-    locations = [Path(part.strip()) for part in str(path).split(",") if part.strip()]
+def corpus_files(locations: Sequence[Union[str, Path]], *, docbin_only: bool = True) -> List[Path]:
+    """Expand folders into their .spacy files (sorted) and keep files as they are.
+
+    docbin_only: any other file is an error (training corpora); without it,
+    token<TAB>label files pass too (evaluation reads both).
+    """
     if not locations:
-        raise ValueError(f"No corpus path given in {str(path)!r}")
+        raise ValueError("No corpus path given")
     files: List[Path] = []
-    for location in locations:
+    for location in map(Path, locations):
         if location.is_dir():
             found = sorted(location.glob("*.spacy"))
             if not found:
-                raise ValueError(f"No .spacy files in corpus folder {location}")
+                hint = "" if docbin_only else "; give token<TAB>label files one by one"
+                raise ValueError(f"No .spacy files in corpus folder {location}{hint}")
             files.extend(found)
         elif location.is_file():
-            if location.suffix != ".spacy":
+            if docbin_only and location.suffix != ".spacy":
                 raise ValueError(f"Expected a .spacy file, got {location}")
             files.append(location)
         else:
             raise FileNotFoundError(f"Corpus path not found: {location}")
     return files
+
+
+def split_locations(path: Union[str, Path]) -> List[str]:
+    """A config's corpus path: one location or a comma-separated list of them."""
+    locations = [part.strip() for part in str(path).split(",") if part.strip()]
+    if not locations:
+        raise ValueError(f"No corpus path given in {str(path)!r}")
+    return locations
+
+
+def read_unlabeled(path: Union[str, Path], nlp: Language, lang: str, *, text: bool = False, limit: int = 0) -> List[Doc]:
+    """Sentences to pseudo-label, one Doc each, recording `lang`.
+
+    A token-per-line file (the benchmarks' `unlabeled` files; a labelled file's
+    labels are dropped) or, with `text`, raw text one sentence a line, tokenised
+    by the teacher's tokenizer after whitespace runs are collapsed (so no token
+    is whitespace). Blank lines are skipped. limit: the first N sentences (0: all).
+    """
+    check_known_lang(lang)
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Unlabelled text file not found: {path}")
+    if text:
+        docs = []
+        for line in text_lines(path):
+            if limit and len(docs) == limit:
+                break
+            doc = nlp.make_doc(line)
+            set_doc_lang(doc, lang)
+            docs.append(doc)
+    else:
+        docs = [example_from_reference(doc).predicted for doc in read_conll_docs(path, nlp.vocab, lang, limit=limit)]
+    if not docs:
+        raise ValueError(f"No sentences to pseudo-label in {path}: the file is empty")
+    return docs
+
+
+def read_gold(path: Union[str, Path], nlp: Language, lang: str, limit: int = 0) -> List[Doc]:
+    """Labelled sentences of `lang`: a .spacy file or folder (docs of other languages skipped) or a token<TAB>label file.
+
+    limit: the first N docs of each file (0: all).
+    """
+    check_known_lang(lang)
+    path = Path(path)
+    if path.is_dir() or path.suffix == ".spacy":
+        docs = [
+            doc
+            for file in corpus_files([path])
+            for doc in read_references(file, nlp.vocab, limit)
+            if get_doc_lang(doc) == lang
+        ]
+    else:
+        docs = read_conll_docs(path, nlp.vocab, lang, limit=limit)
+    if not docs:
+        raise ValueError(f"No labelled {lang!r} sentences in {path}")
+    return docs
+
+
+def text_lines(path: Path) -> Iterator[str]:
+    """Non-blank lines of a UTF-8 text file, whitespace runs collapsed; bad bytes name their line."""
+    for _, line in numbered_lines(path):
+        line = " ".join(line.split())
+        if line:
+            yield line

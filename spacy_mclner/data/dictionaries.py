@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Mapping, Sequence, Tuple, Union
 
+from ..util import numbered_lines
+
 FREEDICT_DIR = Path("/usr/share/dictd")
 # ISO 639-1 codes of the languages that Debian packages an English-X FreeDict
 # dictionary for, with the ISO 639-3 code in its file and package names.
@@ -101,22 +103,17 @@ def read_word_pairs(path: Union[str, Path], lang: str) -> BilingualDictionary:
     if not path.is_file():
         raise FileNotFoundError(f"Word-pair file not found: {path}")
     entries: Dict[str, List[str]] = {}
-    with path.open("rb") as file_:
-        for line_number, raw_line in enumerate(file_, start=1):
-            where = f"{path}:{line_number}: "
-            try:
-                line = raw_line.decode("utf8").strip()
-            except UnicodeDecodeError as err:
-                raise ValueError(f"{where}not valid UTF-8 ({err.reason})") from None
-            if not line:
-                continue
-            fields = [field.strip() for field in line.split("\t")] if "\t" in line else line.split()
-            if len(fields) != 2 or not all(fields):
-                raise ValueError(
-                    f"{where}expected 'english<TAB>translation' (or two "
-                    f"space-separated words), found {line!r}"
-                )
-            entries.setdefault(fields[0], []).append(fields[1])
+    for line_number, line in numbered_lines(path):
+        line = line.strip()
+        if not line:
+            continue
+        fields = [field.strip() for field in line.split("\t")] if "\t" in line else line.split()
+        if len(fields) != 2 or not all(fields):
+            raise ValueError(
+                f"{path}:{line_number}: expected 'english<TAB>translation' (or two "
+                f"space-separated words), found {line!r}"
+            )
+        entries.setdefault(fields[0], []).append(fields[1])
     if not entries:
         raise ValueError(f"No word pairs in {path}")
     return BilingualDictionary(lang, entries)

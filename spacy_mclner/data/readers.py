@@ -1,32 +1,66 @@
-"""Source sentences paired with their code-switched views, for multi-view training.
+"""The registered corpus readers that `spacy train` configs name.
 
-The reader attaches each source Example's views to its reference doc, so that
-plain `spacy train` batches stay source batches and the `mclner` pipe encodes
-the views inside its own update. This module also turns a view's phrase
-alignment into the pairs of aligned grid cells that the relation contrastive
-loss (L_tc) contrasts.
+- `spacy_mclner.LabelledCorpus.v1`: labelled .spacy files as Examples that keep
+  the reference tokens and language.
+- `spacy_mclner.MultiViewCorpus.v1`: source Examples, each carrying its
+  code-switched views, so that plain `spacy train` batches stay source batches
+  and the `mclner` pipe encodes the views inside its own update.
+- `spacy_mclner.PseudoLabelCorpus.v1`: the labelled source corpus mixed with
+  pseudo-labelled target corpora, for self-training's student.
 """
 import random
 from pathlib import Path
-from typing import Callable, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Iterable, List, Optional
 
-import numpy
 import spacy
 from spacy.language import Language
-from spacy.tokens import Doc
 from spacy.training import Example
 
-from .codeswitch import ALIGNMENT_KEY, SOURCE_INDEX_KEY
-from .corpus import create_labelled_corpus_reader, example_from_reference
-from .grid import band_mask
+from .annotations import ALIGNMENT_KEY, SOURCE_INDEX_KEY, VIEWS_KEY, has_teacher_distributions
+from .corpus import corpus_files, example_from_reference, read_references, split_locations
 
-# On a source reference doc: its code-switched view Examples (kept in memory only).
-VIEWS_KEY = "mclner_views"
-# On a view reference doc inside a batch: the batch position of its source.
-PAIR_KEY = "mclner_pair"
 
-# (source cells, view cells): two (K, 2) arrays of (row, column) grid coordinates.
-AlignedCells = Tuple[numpy.ndarray, numpy.ndarray]
+@spacy.registry.readers("spacy_mclner.LabelledCorpus.v1")
+def create_labelled_corpus_reader(
+    path: Optional[Path], limit: int = 0, shuffle: bool = False, seed: int = 0
+) -> Callable[[Language], Iterable[Example]]:
+    """Read Examples from .spacy files made by convert_file.
+
+    path (Path): a .spacy file, a folder of them (all, in sorted order), or a
+        comma-separated list of both. None (a config's unset path) is an error
+        when the corpus is read, so that configs still load without data.
+    limit (int): keep the first N docs of each file, so that a dev set built
+        from one file per language keeps every language; 0 keeps all.
+    shuffle (bool): shuffle the examples on every call, in an order that
+        depends only on seed and on how many calls came before. spaCy calls
+        the reader once per epoch when training streams (max_epochs = -1);
+        otherwise it reads once and shuffles with its own seed.
+
+    The predicted docs keep the reference tokens, because the benchmarks are
+    scored on their own tokenization, and they carry the reference's language.
+    Gold entities are `Doc.ents`; a doc that also holds spans in `Doc.spans`
+    which `Doc.ents` could not carry is an error (see check_gold_spans).
+    """
+    if path is None:
+
+        def no_path(nlp: Language) -> List[Example]:
+            raise ValueError("No corpus path given: set it in the config, e.g. --paths.train or --paths.dev")
+
+        return no_path
+    files = corpus_files(split_locations(path))
+    rng = random.Random(seed)
+
+    def read_examples(nlp: Language) -> List[Example]:
+        examples = [
+            example_from_reference(reference)
+            for file in files
+            for reference in read_references(file, nlp.vocab, limit)
+        ]
+        if shuffle:
+            rng.shuffle(examples)
+        return examples
+
+    return read_examples
 
 
 @spacy.registry.readers("spacy_mclner.MultiViewCorpus.v1")
@@ -61,57 +95,43 @@ def create_multiview_corpus_reader(
     return read_examples
 
 
-def expand_views(examples: Sequence[Example]) -> List[Example]:
-    """The batch's source Examples followed by their views, each view marked with its source.
+@spacy.registry.readers("spacy_mclner.PseudoLabelCorpus.v1")
+def create_pseudo_label_corpus_reader(
+    source: Optional[Path],
+    pseudo: Optional[Path],
+    views: Optional[Path] = None,
+    source_limit: int = 0,
+    pseudo_limit: int = 0,
+    shuffle: bool = False,
+    seed: int = 0,
+) -> Callable[[Language], Iterable[Example]]:
+    """The labelled source corpus (with its code-switched views when `views` is set) and pseudo-labelled corpora.
 
-    A view's predicted doc is fresh (same tokens, no annotation), as the reader
-    makes them, so every update predicts it anew.
+    source: the labelled source .spacy file(s); they keep training beside the pseudo-labels.
+    pseudo: .spacy files written by `python -m spacy_mclner pseudo-label`, a folder of them
+        or a comma-separated list; their docs carry the teacher's distributions.
+    source_limit, pseudo_limit: keep the first N docs of each file (0: all).
     """
-    expanded = list(examples)
-    for i, example in enumerate(examples):
-        for view in example.reference.user_data.get(VIEWS_KEY, []):
-            reference = view.reference.copy()
-            reference.user_data[PAIR_KEY] = i
-            expanded.append(example_from_reference(reference))
-    return expanded
+    rng = random.Random(seed)
+    if views is None:
+        read_source = create_labelled_corpus_reader(source, limit=source_limit)
+    else:
+        read_source = create_multiview_corpus_reader(source, views, limit=source_limit)
+    read_pseudo = create_labelled_corpus_reader(pseudo, limit=pseudo_limit)
 
+    def read_examples(nlp: Language) -> List[Example]:
+        if source is None or pseudo is None:
+            raise ValueError("spacy_mclner.PseudoLabelCorpus.v1 needs `source` and `pseudo` (paths.train, paths.pseudo)")
+        pseudo_examples = list(read_pseudo(nlp))
+        unmarked = sum(not has_teacher_distributions(eg.reference) for eg in pseudo_examples)
+        if unmarked:
+            raise ValueError(
+                f"{unmarked} docs in {pseudo} carry no teacher distributions: make pseudo-labelled "
+                "corpora with `python -m spacy_mclner pseudo-label`"
+            )
+        examples = list(read_source(nlp)) + pseudo_examples
+        if shuffle:
+            rng.shuffle(examples)
+        return examples
 
-def aligned_cells(
-    source: Doc, view: Doc, max_width: int, n_other: int, rng: numpy.random.Generator
-) -> AlignedCells:
-    """Grid cells of a source sentence and its view that hold the same relation.
-
-    Aligned are: the THW cell of each entity whose span is one alignment block
-    (a switched or kept entity), the NNW cells inside it when source and view
-    entity have the same length, and up to `n_other` cells (in the band)
-    between words kept one to one. All entity cells are returned; the other
-    cells are sampled without replacement.
-    """
-    blocks = [tuple(block) for block in view.user_data[ALIGNMENT_KEY]]
-    by_source_span = {(b[0], b[1]): (b[2], b[3]) for b in blocks}
-    source_cells: List[Tuple[int, int]] = []
-    view_cells: List[Tuple[int, int]] = []
-    for ent in source.ents:
-        target = by_source_span.get((ent.start, ent.end))
-        if target is None:
-            continue
-        view_start, view_end = target
-        source_cells.append((ent.end - 1, ent.start))
-        view_cells.append((view_end - 1, view_start))
-        if view_end - view_start == len(ent):
-            source_cells.extend((i, i + 1) for i in range(ent.start, ent.end - 1))
-            view_cells.extend((i, i + 1) for i in range(view_start, view_end - 1))
-    kept = numpy.asarray([(b[0], b[2]) for b in blocks if b[1] - b[0] == 1 and b[3] - b[2] == 1], dtype="int64")
-    if n_other > 0 and len(kept):
-        rows, cols = numpy.nonzero(band_mask(len(kept), max_width))
-        # Cells near the diagonal of the kept-word sub-grid: pairs of nearby kept words.
-        candidates = numpy.stack([kept[rows, 0], kept[cols, 0], kept[rows, 1], kept[cols, 1]], axis=1)
-        taken = set(source_cells)
-        candidates = candidates[[(int(r), int(c)) not in taken for r, c in candidates[:, :2]]]
-        picked = candidates[rng.permutation(len(candidates))[:n_other]]
-        source_cells.extend(map(tuple, picked[:, :2].tolist()))
-        view_cells.extend(map(tuple, picked[:, 2:].tolist()))
-    return (
-        numpy.asarray(source_cells, dtype="int64").reshape(-1, 2),
-        numpy.asarray(view_cells, dtype="int64").reshape(-1, 2),
-    )
+    return read_examples

@@ -14,20 +14,20 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 import srsly
 from spacy.language import Language
-from torch.utils.flop_counter import FlopCounterMode
 from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import minibatch
 from thinc.api import Model
+from torch.utils.flop_counter import FlopCounterMode
 
-from .corpus import create_labelled_corpus_reader
-
+from ..data.readers import create_labelled_corpus_reader
+from ..util import markdown_table
 
 REPEATS = 5
 # Words of the short and the long doc whose peak memory is compared.
 MEMORY_WORDS = (50, 5000)
 # The child process that measures one pipeline on one doc (see peak_memory).
-_MEASURE = "import sys; from spacy_mclner.bench import measure_peak_memory; measure_peak_memory(*sys.argv[1:])"
+_MEASURE = "import sys; from spacy_mclner.evaluation.bench import measure_peak_memory; measure_peak_memory(*sys.argv[1:])"
 
 
 def _best_seconds(runs: Sequence[Callable[[], Any]]) -> List[Any]:
@@ -177,7 +177,7 @@ def bench_pipelines(
 
 def frozen_cache_use(tok2vec: Model) -> Dict[str, float]:
     """What the frozen-layer cache holds (empty without one)."""
-    from .encoder_runtime import hf_models, runtime_of
+    from ..ml.encoder_runtime import hf_models, runtime_of
 
     patches = [runtime_of(hf_model) for hf_model in hf_models(tok2vec)]
     caches = [patch.cache for patch in patches if patch is not None and patch.cache.max_bytes]
@@ -197,21 +197,28 @@ def _ner_tok2vec(nlp: Language) -> Model:
     return nlp.get_pipe(ner_names[0]).model.get_ref("tok2vec")
 
 
+SPEED_HEADER = [
+    "pipeline", "inference words/s", "its encoder's words/s", "time over the encoder", "torch FLOPs over the encoder",
+    "training words/s", "training words/s, first pass", "docs", "words",
+]
+MEMORY_HEADER = [
+    "pipeline", "sentence boundaries", "loading peak MB", "after loading MB", "short doc peak MB",
+    "long doc peak MB", "long / short",
+]
+
+
 def bench_markdown(results: Dict[str, Dict[str, Any]]) -> str:
     """Markdown tables of bench_pipelines results, and of bench_memory's under "memory" where present."""
-    lines = [
-        "| pipeline | inference words/s | its encoder's words/s | time over the encoder "
-        "| torch FLOPs over the encoder | training words/s | training words/s, first pass | docs | words |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+    speed_rows = []
     for name, r in results.items():
         over = r["encoder_forward_words_per_second"] / r["inference_words_per_second"] - 1
         flops_over = r["inference_gflop"] / r["encoder_forward_gflop"] - 1
-        lines.append(
-            f"| {name} | {r['inference_words_per_second']:.0f} | {r['encoder_forward_words_per_second']:.0f} "
-            f"| {over:+.0%} | {flops_over:+.0%} | {r['training_words_per_second']:.0f} "
-            f"| {r['training_words_per_second_first_pass']:.0f} | {r['n_docs']} | {r['n_words']} |"
-        )
+        speed_rows.append([
+            name, f"{r['inference_words_per_second']:.0f}", f"{r['encoder_forward_words_per_second']:.0f}",
+            f"{over:+.0%}", f"{flops_over:+.0%}", f"{r['training_words_per_second']:.0f}",
+            f"{r['training_words_per_second_first_pass']:.0f}", r["n_docs"], r["n_words"],
+        ])
+    lines = markdown_table(SPEED_HEADER, speed_rows)
     for name, r in results.items():
         if "frozen_cache_mb" in r:
             lines.append(
@@ -221,19 +228,16 @@ def bench_markdown(results: Dict[str, Dict[str, Any]]) -> str:
             )
     memory = {name: r["memory"] for name, r in results.items() if "memory" in r}
     if memory:
-        lines += [
-            "",
-            "| pipeline | sentence boundaries | loading peak MB | after loading MB "
-            "| short doc peak MB | long doc peak MB | long / short |",
-            "|---|---|---:|---:|---:|---:|---:|",
+        memory_rows = [
+            [
+                name, boundaries, f"{m['load_peak_mb']:.0f}", f"{m['loaded_mb']:.0f}",
+                f"{m['short_peak_mb']:.0f} ({m['short_words']} words)",
+                f"{m['long_peak_mb']:.0f} ({m['long_words']} words)", f"{m['long_to_short']:.2f}",
+            ]
+            for name, runs in memory.items()
+            for boundaries, m in runs.items()
         ]
-        for name, runs in memory.items():
-            for boundaries, m in runs.items():
-                lines.append(
-                    f"| {name} | {boundaries} | {m['load_peak_mb']:.0f} | {m['loaded_mb']:.0f} "
-                    f"| {m['short_peak_mb']:.0f} ({m['short_words']} words) "
-                    f"| {m['long_peak_mb']:.0f} ({m['long_words']} words) | {m['long_to_short']:.2f} |"
-                )
+        lines += [""] + markdown_table(MEMORY_HEADER, memory_rows, aligns="llrrrrr")
     return "\n".join(lines) + "\n"
 
 
@@ -360,7 +364,7 @@ def multiview_batches(
     """
     from spacy.training.batchers import configure_minibatch_by_padded_size
 
-    from .multiview import create_multiview_corpus_reader
+    from ..data.readers import create_multiview_corpus_reader
 
     def make(nlp: Language) -> List[List[Example]]:
         if views is None:

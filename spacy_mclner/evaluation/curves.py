@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Sequence
 
 import srsly
 
-from .plotting import headless_pyplot
+from ..util import headless_pyplot, markdown_table
 
 PLATEAU_TOLERANCE = 0.5  # F1 points
 SMOOTH = 3  # evaluations in the moving average that the plateau rule reads
@@ -89,17 +89,15 @@ def at_steps_table(curves: List[Curve], steps: Sequence[int]) -> List[str]:
     One evaluation on a few hundred sentences moves by points; the mean over
     several steps is the steadier comparison.
     """
-    lines = ["| run | " + " | ".join(f"step {step}" for step in steps) + " | mean | seconds to the last |",
-             "|---|" + "---:|" * (len(steps) + 2)]
+    rows = []
     for curve in curves:
         missing = [step for step in steps if step not in curve.steps]
         if missing:
             raise ValueError(f"{curve.name} has no evaluation at step {missing[0]}")
         values = [curve.target_f[curve.steps.index(step)] for step in steps]
         seconds = curve.seconds[curve.steps.index(steps[-1])]
-        lines.append(f"| {curve.name} | " + " | ".join(f"{v:.1f}" for v in values)
-                     + f" | {sum(values) / len(values):.1f} | {seconds:.0f} |")
-    return lines
+        rows.append([curve.name, *(f"{v:.1f}" for v in values), f"{sum(values) / len(values):.1f}", f"{seconds:.0f}"])
+    return markdown_table(["run", *(f"step {step}" for step in steps), "mean", "seconds to the last"], rows)
 
 
 def curves_report(curves: List[Curve], targets: Sequence[str], output: Path, at_steps: Sequence[int] = ()) -> str:
@@ -116,17 +114,20 @@ def curves_report(curves: List[Curve], targets: Sequence[str], output: Path, at_
         f"the last third of the run gained < {PLATEAU_TOLERANCE} F1 over the best of its first two thirds "
         "(raw: the same rule on the unsmoothed curve).",
         "",
-        "| run | steps | best F1 | at step | smoothed: best in first 2/3 | best in last 1/3 | plateaued "
-        "| raw: gain in last 1/3 | plateaued | seconds (train + evals) |",
-        "|---|---:|---:|---:|---:|---:|---|---:|---|---:|",
     ]
-    for row in rows:
-        lines.append(
-            f"| {row['name']} | {row['steps']} | {row['best']:.1f} | {row['best_step']} | "
-            f"{row['best_first_two_thirds']:.1f} | {row['best_last_third']:.1f} | "
-            f"{'yes' if row['plateaued'] else 'no'} | {row['raw_gain_last_third']:+.1f} | "
-            f"{'yes' if row['raw_plateaued'] else 'no'} | {row['seconds']:.0f} |"
-        )
+    header = [
+        "run", "steps", "best F1", "at step", "smoothed: best in first 2/3", "best in last 1/3", "plateaued",
+        "raw: gain in last 1/3", "plateaued", "seconds (train + evals)",
+    ]
+    table = [
+        [
+            row["name"], row["steps"], f"{row['best']:.1f}", row["best_step"], f"{row['best_first_two_thirds']:.1f}",
+            f"{row['best_last_third']:.1f}", "yes" if row["plateaued"] else "no", f"{row['raw_gain_last_third']:+.1f}",
+            "yes" if row["raw_plateaued"] else "no", f"{row['seconds']:.0f}",
+        ]
+        for row in rows
+    ]
+    lines += markdown_table(header, table, aligns="lrrrrrlrlr")
     if at_steps:
         lines += ["", f"Dev macro F1 over {', '.join(targets)} at equal steps:", ""] + at_steps_table(curves, at_steps)
     markdown = "\n".join(lines) + "\n"

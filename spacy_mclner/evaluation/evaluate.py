@@ -17,8 +17,9 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.vocab import Vocab
 
-from .corpus import example_from_reference, get_doc_lang, read_conll_docs, read_references, set_doc_lang
-from .scoring import UNKNOWN_LANG, restrict_labels, score_entities
+from ..data.annotations import get_doc_lang, set_doc_lang
+from ..data.corpus import corpus_files, example_from_reference, read_conll_docs, read_references
+from ..pipeline.scoring import UNKNOWN_LANG, restrict_labels, score_entities
 
 # seqeval's name for the score over all types, and ours.
 _SEQEVAL_ALL = "micro avg"
@@ -70,7 +71,7 @@ def read_test_examples(
     each file, so that every language of a folder stays in.
     """
     examples: List[Example] = []
-    for path in _test_files(paths):
+    for path in corpus_files(paths, docbin_only=False):
         file_lang = lang or lang_from_path(path)
         if path.suffix == ".spacy":
             docs = list(read_references(path, vocab, limit))
@@ -98,26 +99,6 @@ def lang_from_path(path: Path) -> Optional[str]:
         if _NAME_LANG.fullmatch(candidate):
             return candidate
     return None
-
-
-def _test_files(paths: Sequence[Path]) -> List[Path]:
-    """Expand folders into their .spacy files; keep files as they are."""
-    if not paths:
-        raise ValueError("No test data given")
-    files: List[Path] = []
-    for path in map(Path, paths):
-        if path.is_dir():
-            found = sorted(path.glob("*.spacy"))
-            if not found:
-                raise ValueError(
-                    f"No .spacy files in test folder {path}; give token<TAB>label files one by one"
-                )
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise FileNotFoundError(f"Test data not found: {path}")
-    return files
 
 
 def seqeval_per_lang(examples: Sequence[Example]) -> Dict[str, Dict[str, Dict[str, float]]]:

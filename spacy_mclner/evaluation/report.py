@@ -12,8 +12,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 import spacy
 import srsly
 
+from ..util import headless_pyplot, markdown_table
 from .evaluate import ALL_TYPES, evaluate_pipeline
-from .plotting import headless_pyplot
 
 PathOrName = Union[str, Path]
 
@@ -69,29 +69,27 @@ def report_markdown(report: Mapping[str, Any]) -> str:
         f"Strict entity scores (seqeval, IOB2) on {', '.join(report['data'])}{limit}; "
         f"the average is the macro F1 over the target languages.",
         "",
-        "| pipeline | " + " | ".join(langs) + f" | {avg_name} | words/s |",
-        "|---|" + "---:|" * (len(langs) + 2),
     ]
+    f1_rows = []
     for name, result in results.items():
         per_lang = result["scores"]["seqeval"]
         cells = [_percent(per_lang[lang][ALL_TYPES]["f"]) if lang in per_lang else "-" for lang in langs]
         speed = result["scores"]["speed"]["words_per_second"]
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {_percent(result['target_macro_f'])} | {speed:.0f} |")
+        f1_rows.append([name, *cells, _percent(result["target_macro_f"]), f"{speed:.0f}"])
+    lines += markdown_table(["pipeline", *langs, avg_name, "words/s"], f1_rows)
     lines += ["", "## Precision / recall / F1 per language and type"]
-    header = "| type | support | " + " | ".join(f"{name} P | {name} R | {name} F1" for name in results) + " |"
+    header = ["type", "support"] + [f"{name} {key}" for name in results for key in ("P", "R", "F1")]
     for lang in langs:
         types = sorted(
             {label for result in results.values() for label in result["scores"]["seqeval"].get(lang, {})} - {ALL_TYPES}
         )
-        lines += ["", f"### {lang}", "", header, "|---|" + "---:|" * (1 + 3 * len(results))]
+        type_rows = []
         for label in [*types, ALL_TYPES]:
             rows = [result["scores"]["seqeval"].get(lang, {}).get(label) for result in results.values()]
             support = next((row["support"] for row in rows if row is not None), 0)
-            cells = [
-                " | ".join(_percent(row[key]) for key in ("p", "r", "f")) if row is not None else "- | - | -"
-                for row in rows
-            ]
-            lines.append(f"| {label} | {support} | " + " | ".join(cells) + " |")
+            cells = [_percent(row[key]) if row is not None else "-" for row in rows for key in ("p", "r", "f")]
+            type_rows.append([label, support, *cells])
+        lines += ["", f"### {lang}", ""] + markdown_table(header, type_rows)
     return "\n".join(lines) + "\n"
 
 

@@ -17,26 +17,11 @@ from spacy.util import registry
 from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v2, torch2xp, xp2torch
 from thinc.types import Floats2d, Floats3d, Floats4d, FloatsXd, Ints1d
 
+from ..grid import GridWindow, Sentence, grid_windows
 from .batching import padded_groups
 from .encoder_runtime import EncoderRuntime, autocast, prepare_encoder
 from .encoders import resolve_encoder
-from .grid import grid_windows
 from .relation_head import RelationHead, receptive_radius
-
-# (doc index in the batch, first token, end token) of one sentence.
-Sentence = Tuple[int, int, int]
-
-
-@dataclass
-class GridWindow:
-    """One grid: tokens start..end of a doc, deciding the entities that start in own_start..own_end."""
-
-    doc: int
-    sentence: int
-    start: int
-    end: int
-    own_start: int
-    own_end: int
 
 
 @dataclass

@@ -2,7 +2,7 @@
 import torch
 from torch import Tensor
 
-from .grid import IGNORE, NONE
+from ..grid import IGNORE, NONE
 
 
 def grid_cross_entropy(logits: Tensor, targets: Tensor, none_weight: float = 1.0) -> Tensor:

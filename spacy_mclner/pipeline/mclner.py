@@ -1,4 +1,9 @@
-"""The `mclner` trainable pipe: MCL-NER token-pair relation NER as a spaCy component."""
+"""The `mclner` trainable pipe: MCL-NER token-pair relation NER as a spaCy component.
+
+The pipe turns its model's grids into entities (grid.py decodes them) and trains
+on the objective of objective.py; its settings are defined in settings.py.
+"""
+import inspect
 import warnings
 from itertools import islice
 from pathlib import Path
@@ -7,32 +12,21 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 import numpy
 import spacy
 import srsly
-import torch
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc, Span, SpanGroup
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.util import minibatch
 from spacy.vocab import Vocab
-from thinc.api import Config, Model, Optimizer, set_dropout_rate, torch2xp, xp2torch
+from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
-from .grid import (
-    IGNORE,
-    NONE,
-    ScoredSpans,
-    band_mask,
-    concat_spans,
-    decode_grid,
-    n_relation_classes,
-    resolve_overlaps,
-    spans_to_grid,
-)
-from .losses import grid_cross_entropy, info_nce, relation_mse
-from .model import GridBatch, GridGradient, GridWindow, build_head
-from .multiview import PAIR_KEY, aligned_cells, expand_views
+from ..data.tokenizer import unsegmented_cjk_tokens
+from ..grid import ScoredSpans, decode_windows, n_relation_classes, resolve_overlaps
+from ..ml.architecture import GridBatch, GridGradient, build_head
+from ..ml.optimizers import ScaledOptimizer
+from .objective import expand_views, objective
 from .scoring import score_entities
-from .teacher import check_single_sentence, get_teacher_distributions, has_teacher_distributions, owned_band_cells
-from .tokenizer import unsegmented_cjk_tokens
+from .settings import MCLNERSettings, with_settings_signature
 
 default_model_config = """
 [model]
@@ -78,22 +72,28 @@ UNSEGMENTED_CJK_WARNING = (
 SORT_BUFFER_BATCHES = 8
 
 
-@Language.factory(
+def make_mclner(
+    nlp: Language, name: str, model: Model[List[Doc], GridBatch], scorer: Optional[Callable], **settings: Any
+) -> "MCLNER":
+    """Create an `mclner` component: flat entities in `Doc.ents`, scored candidates in `Doc.spans`.
+
+    The settings are MCLNERSettings' fields (documented there).
+    """
+    return MCLNER(nlp.vocab, model, name, settings=MCLNERSettings(**settings), scorer=scorer)
+
+
+_FACTORY_PARAMETERS = [
+    inspect.Parameter("nlp", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Language),
+    inspect.Parameter("name", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str),
+    inspect.Parameter("model", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Model[List[Doc], GridBatch]),
+    inspect.Parameter("scorer", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Optional[Callable]),
+]
+Language.factory(
     "mclner",
     assigns=["doc.ents", "doc.spans"],
     default_config={
         "model": DEFAULT_MCLNER_MODEL,
-        "spans_key": "mclner",
-        "max_entity_width": 32,
-        "none_weight": 1.0,
-        "encoder_lr_scale": 0.01,
-        "require_nnw": True,
-        "threshold": 0.0,
-        "sc_weight": 0.5,
-        "tc_weight": 0.5,
-        "temperature": 0.1,
-        "tc_other_cells": 16,
-        "mse_weight": 0.0,
+        **MCLNERSettings().to_cfg(),
         "scorer": {"@scorers": "spacy_mclner.scorer.v1"},
     },
     default_score_weights={
@@ -104,58 +104,7 @@ SORT_BUFFER_BATCHES = 8
         "ents_per_type": None,
         "ents_per_lang": None,
     },
-)
-def make_mclner(
-    nlp: Language,
-    name: str,
-    model: Model[List[Doc], GridBatch],
-    spans_key: str,
-    max_entity_width: int,
-    none_weight: float,
-    encoder_lr_scale: float,
-    require_nnw: bool,
-    threshold: float,
-    sc_weight: float,
-    tc_weight: float,
-    temperature: float,
-    tc_other_cells: int,
-    mse_weight: float,
-    scorer: Optional[Callable],
-) -> "MCLNER":
-    """Create an `mclner` component: flat entities in `Doc.ents`, scored candidates in `Doc.spans`.
-
-    max_entity_width: longest entity (in tokens) that is decoded and trained on.
-    none_weight: weight of `none` cells in the grid cross-entropy (1.0: unweighted).
-    encoder_lr_scale: the encoder's learning rate as a share of the optimizer's
-        (paper: 1e-5 for the encoder, 1e-3 for the rest, i.e. 0.01).
-    require_nnw: keep a decoded span only when its NNW chain is predicted too.
-    threshold: minimal THW probability of a decoded span.
-    sc_weight, tc_weight: weights of the semantic (L_sc) and relation (L_tc)
-        contrastive losses on code-switched views; 0 switches one off (the
-        paper's ablations w/o sc, w/o tc, w/o both).
-    temperature: InfoNCE temperature of both contrastive losses.
-    tc_other_cells: cells between kept words sampled per sentence for L_tc,
-        besides all aligned entity cells.
-    mse_weight: weight of L_mse between the student's and the teacher's cell
-        distributions on pseudo-labelled docs (self-training); 0 in the source stage.
-    """
-    return MCLNER(
-        nlp.vocab,
-        model,
-        name,
-        spans_key=spans_key,
-        max_entity_width=max_entity_width,
-        none_weight=none_weight,
-        encoder_lr_scale=encoder_lr_scale,
-        require_nnw=require_nnw,
-        threshold=threshold,
-        sc_weight=sc_weight,
-        tc_weight=tc_weight,
-        temperature=temperature,
-        tc_other_cells=tc_other_cells,
-        mse_weight=mse_weight,
-        scorer=scorer,
-    )
+)(with_settings_signature(make_mclner, _FACTORY_PARAMETERS))
 
 
 class MCLNER(TrainablePipe):
@@ -167,47 +116,24 @@ class MCLNER(TrainablePipe):
         model: Model[List[Doc], GridBatch],
         name: str = "mclner",
         *,
-        spans_key: str = "mclner",
-        max_entity_width: int = 32,
-        none_weight: float = 1.0,
-        encoder_lr_scale: float = 0.01,
-        require_nnw: bool = True,
-        threshold: float = 0.0,
-        sc_weight: float = 0.5,
-        tc_weight: float = 0.5,
-        temperature: float = 0.1,
-        tc_other_cells: int = 16,
-        mse_weight: float = 0.0,
+        settings: MCLNERSettings = MCLNERSettings(),
         scorer: Optional[Callable] = score_entities,
     ) -> None:
-        if max_entity_width < 1:
-            raise ValueError(f"max_entity_width must be at least 1, got {max_entity_width}")
-        if not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"threshold must lie in [0, 1], got {threshold}")
         self.vocab = vocab
         self.model = model
         self.name = name
         self.scorer = scorer
-        self.cfg: Dict[str, Any] = {
-            "labels": [],
-            "encoder_width": None,
-            "spans_key": spans_key,
-            "max_entity_width": max_entity_width,
-            "none_weight": none_weight,
-            "encoder_lr_scale": encoder_lr_scale,
-            "require_nnw": require_nnw,
-            "threshold": threshold,
-            "sc_weight": sc_weight,
-            "tc_weight": tc_weight,
-            "temperature": temperature,
-            "tc_other_cells": tc_other_cells,
-            "mse_weight": mse_weight,
-        }
+        self.cfg: Dict[str, Any] = {"labels": [], "encoder_width": None, **settings.to_cfg()}
         # The model bands its grids by the entity width the component decodes and trains.
-        self.model.attrs["max_entity_width"] = max_entity_width
+        self.model.attrs["max_entity_width"] = settings.max_entity_width
         self._loss_parts: Dict[str, float] = {}
         # Samples L_tc's cells; seeded from numpy's global state, which spaCy's training seed fixes.
         self._rng = numpy.random.default_rng(numpy.random.randint(2**31))
+
+    @property
+    def settings(self) -> MCLNERSettings:
+        """The settings in force: those of the cfg, which loading a pipeline restores."""
+        return MCLNERSettings(**{key: self.cfg[key] for key in MCLNERSettings().to_cfg()})
 
     @property
     def labels(self) -> Tuple[str, ...]:
@@ -324,147 +250,17 @@ class MCLNER(TrainablePipe):
         return losses
 
     def get_loss(self, examples: Iterable[Example], grid: GridBatch) -> Tuple[float, GridGradient]:
-        """The training objective; returns (loss, gradients of the grid outputs).
+        """The training objective (objective.py); returns (loss, gradients of the grid outputs).
 
-        Source stage (eq. 8): L_ce over the source sentences' grid cells, plus,
-        for batches with code-switched views, L_ce over the views' cells,
-        `sc_weight * L_sc` over the sentence vectors and `tc_weight * L_tc` over
-        the projected pair representations of aligned cells. Self-training
-        (eq. 9, 10) adds, for pseudo-labelled docs (those carrying teacher
-        distributions), L_ce over their cells and `mse_weight * L_mse` towards
-        the teacher's distributions of their band cells; L_tc keeps coming from
-        the source/view pairs, the only sentences with aligned cells. The parts
-        are kept in `_loss_parts` so that update() can log them one by one.
+        The loss's parts are kept in `_loss_parts`, so that update() can log them one by one.
         """
-        examples = list(examples)
-        targets = torch.as_tensor(self._grid_targets(examples, grid))
-        is_view = torch.as_tensor([PAIR_KEY in examples[w.doc].reference.user_data for w in grid.windows], dtype=torch.bool)
-        is_pseudo = torch.as_tensor(
-            [has_teacher_distributions(examples[w.doc].reference) for w in grid.windows], dtype=torch.bool
-        )
-        logits = xp2torch(grid.logits, requires_grad=True)
-        none_weight = self.cfg["none_weight"]
-        is_source = ~is_view & ~is_pseudo
-        parts = {"ce": grid_cross_entropy(logits[is_source], targets[is_source], none_weight=none_weight)}
-        sentences = projections = None
-        if bool(is_view.any()):
-            parts["ce_view"] = grid_cross_entropy(logits[is_view], targets[is_view], none_weight=none_weight)
-            sentence_pairs = _paired_rows(examples, [doc_i for doc_i, _, _ in grid.sentences])
-            window_pairs = _paired_rows(examples, [window.doc for window in grid.windows])
-            if self.cfg["sc_weight"] and sentence_pairs:
-                sentences = xp2torch(grid.sentence_vectors, requires_grad=True)
-                rows = torch.as_tensor(sentence_pairs, dtype=torch.long)
-                parts["sc"] = info_nce(sentences[rows[:, 0]], sentences[rows[:, 1]], self.cfg["temperature"])
-            if self.cfg["tc_weight"] and window_pairs:
-                projections = xp2torch(grid.projections, requires_grad=True)
-                parts["tc"] = self._relation_contrast(examples, grid, window_pairs, projections)
-        if bool(is_pseudo.any()):
-            parts["ce_pseudo"] = grid_cross_entropy(logits[is_pseudo], targets[is_pseudo], none_weight=none_weight)
-            if self.cfg["mse_weight"]:
-                parts["mse"] = self._teacher_mse(examples, grid, is_pseudo.nonzero().flatten().tolist(), logits)
-        weights = {
-            "ce": 1.0,
-            "ce_view": 1.0,
-            "sc": self.cfg["sc_weight"],
-            "tc": self.cfg["tc_weight"],
-            "ce_pseudo": 1.0,
-            "mse": self.cfg["mse_weight"],
-        }
-        loss = sum(weights[name] * value for name, value in parts.items())
-        loss.backward()
-        self._loss_parts = {name: float(value.item()) for name, value in parts.items()}
-        gradients = tuple(None if t is None else torch2xp(t.grad) for t in (logits, sentences, projections))
-        return float(loss.item()), gradients
-
-    def _teacher_mse(self, examples: List[Example], grid: GridBatch, rows: List[int], logits: torch.Tensor) -> torch.Tensor:
-        """L_mse over the band cells of pseudo-labelled windows `rows`, each cell counted in the window owning it."""
-        width = self.cfg["max_entity_width"]
-        teachers: Dict[int, numpy.ndarray] = {}
-        index: List[numpy.ndarray] = []
-        targets: List[numpy.ndarray] = []
-        for row in rows:
-            window = grid.windows[row]
-            reference = examples[window.doc].reference
-            if window.doc not in teachers:
-                check_single_sentence(reference, grid.sentences[window.sentence])
-                teachers[window.doc] = get_teacher_distributions(reference, self.labels, width)
-            cell_rows, cell_cols, positions = owned_band_cells(window, grid.sentences[window.sentence], width)
-            index.append(numpy.stack([numpy.full_like(cell_rows, row), cell_rows, cell_cols], axis=1))
-            targets.append(teachers[window.doc][positions])
-        cells = torch.as_tensor(numpy.concatenate(index), dtype=torch.long)
-        teacher = torch.as_tensor(numpy.concatenate(targets))
-        return relation_mse(logits[cells[:, 0], cells[:, 1], cells[:, 2]], teacher)
-
-    def _relation_contrast(
-        self, examples: List[Example], grid: GridBatch, pairs: List[Tuple[int, int]], projections: torch.Tensor
-    ) -> torch.Tensor:
-        """L_tc: InfoNCE between projected pair representations of aligned source/view cells.
-
-        `pairs` are (source, view) window rows of docs that are one window each, so
-        grid coordinates are doc token offsets.
-        """
-        source_index: List[Tuple[int, int, int]] = []
-        view_index: List[Tuple[int, int, int]] = []
-        for source_row, view_row in pairs:
-            source_doc = examples[grid.windows[source_row].doc].reference
-            view_doc = examples[grid.windows[view_row].doc].reference
-            source_cells, view_cells = aligned_cells(
-                source_doc, view_doc, self.cfg["max_entity_width"], self.cfg["tc_other_cells"], self._rng
-            )
-            source_index.extend((source_row, r, c) for r, c in source_cells.tolist())
-            view_index.extend((view_row, r, c) for r, c in view_cells.tolist())
-        src = torch.as_tensor(source_index, dtype=torch.long).reshape(-1, 3)
-        view = torch.as_tensor(view_index, dtype=torch.long).reshape(-1, 3)
-        return info_nce(
-            projections[src[:, 0], src[:, 1], src[:, 2]],
-            projections[view[:, 0], view[:, 1], view[:, 2]],
-            self.cfg["temperature"],
-        )
-
-    def _grid_targets(self, examples: List[Example], grid: GridBatch) -> numpy.ndarray:
-        """Class ids per cell of the padded grids, IGNORE for padding and out-of-band cells."""
-        label_ids = {label: i for i, label in enumerate(self.labels)}
-        gold: List[List[Span]] = [
-            list(eg.get_aligned_spans_y2x(eg.reference.ents, allow_overlap=False)) for eg in examples
-        ]
-        for eg, spans in zip(examples, gold):
-            unknown = {span.label_ for span in spans if span.label_ not in label_ids}
-            if unknown:
-                raise ValueError(
-                    f"Unknown entity label(s) {sorted(unknown)} in a training example of "
-                    f"'{self.name}' (known: {list(self.labels)}); doc starts: {eg.reference.text[:60]!r}"
-                )
-        n_windows, max_len = grid.logits.shape[0], grid.logits.shape[1]
-        targets = numpy.full((n_windows, max_len, max_len), IGNORE, dtype="int64")
-        width = self.cfg["max_entity_width"]
-        for row, window in enumerate(grid.windows):
-            start, end = window.start, window.end
-            touching = [s for s in gold[window.doc] if s.start < end and s.end > start]
-            inside = [s for s in touching if s.start >= start and s.end <= end]
-            cells = spans_to_grid(
-                [s.start - start for s in inside],
-                [s.end - start for s in inside],
-                [label_ids[s.label_] for s in inside],
-                end - start,
-            )
-            # An entity cut by the window's edge has no right answer here; the window
-            # that holds all of it trains on it.
-            cut = [s for s in touching if s.start < start or s.end > end]
-            if cut:
-                cut_cells = spans_to_grid(
-                    [max(s.start, start) - start for s in cut],
-                    [min(s.end, end) - start for s in cut],
-                    [0] * len(cut),
-                    end - start,
-                )
-                cells[cut_cells != NONE] = IGNORE
-            cells[~band_mask(end - start, width)] = IGNORE
-            targets[row, : end - start, : end - start] = cells
-        return targets
+        result = objective(list(examples), grid, self.labels, self.settings, self._rng, self.name)
+        self._loss_parts = result.parts
+        return result.loss, result.gradients
 
     def finish_update(self, sgd: Optimizer) -> None:
         """Update the encoder at `encoder_lr_scale` times the optimizer's rate, the head at full rate."""
-        self.model.get_ref("tok2vec").finish_update(_ScaledOptimizer(sgd, self.cfg["encoder_lr_scale"]))
+        self.model.get_ref("tok2vec").finish_update(ScaledOptimizer(sgd, self.cfg["encoder_lr_scale"]))
         self.model.get_ref("head").finish_update(sgd)
 
     def initialize(
@@ -566,64 +362,3 @@ def load_mclner(path: Union[str, Path]) -> Tuple[Language, MCLNER]:
         found = "no" if not pipes else f"{len(pipes)}"
         raise ValueError(f"The pipeline in {path} has {found} `mclner` pipes, one is needed (its pipes: {nlp.pipe_names})")
     return nlp, pipes[0]
-
-
-def decode_windows(
-    windows: Sequence[GridWindow],
-    probs: numpy.ndarray,
-    n_docs: int,
-    max_width: int,
-    *,
-    require_nnw: bool,
-    threshold: float,
-) -> List[ScoredSpans]:
-    """Entity candidates of each doc, in doc token offsets, from its windows' class probabilities.
-
-    A window keeps the candidates that start in its own range; the own ranges of
-    a sentence's windows partition it, so each candidate is decoded once.
-    """
-    candidates: List[List[Tuple[int, ScoredSpans]]] = [[] for _ in range(n_docs)]
-    for row, window in enumerate(windows):
-        n_words = window.end - window.start
-        spans = decode_grid(probs[row, :n_words, :n_words], max_width, require_nnw=require_nnw, threshold=threshold)
-        starts = spans.starts + window.start
-        owned = (starts >= window.own_start) & (starts < window.own_end)
-        candidates[window.doc].append((window.start, spans.select(owned)))
-    return [concat_spans(parts) for parts in candidates]
-
-
-def _paired_rows(examples: List[Example], owners: Sequence[int]) -> List[Tuple[int, int]]:
-    """(source row, view row) pairs among rows (sentences or windows) owned by docs `owners[row]`.
-
-    Only docs that are one row each are paired: training sentences are.
-    """
-    rows_of_doc: Dict[int, List[int]] = {}
-    for row, doc_i in enumerate(owners):
-        rows_of_doc.setdefault(doc_i, []).append(row)
-    pairs = []
-    for doc_i, example in enumerate(examples):
-        source_i = example.reference.user_data.get(PAIR_KEY)
-        if source_i is None:
-            continue
-        source_rows, view_rows = rows_of_doc.get(source_i, []), rows_of_doc.get(doc_i, [])
-        if len(source_rows) == 1 and len(view_rows) == 1:
-            pairs.append((source_rows[0], view_rows[0]))
-    return pairs
-
-
-class _ScaledOptimizer:
-    """An optimizer view that scales every learning rate by a fixed factor.
-
-    thinc's `finish_update` and its PyTorch shim call the optimizer without an
-    `lr_scale`, so a part of the model that needs its own rate gets this view.
-    """
-
-    def __init__(self, optimizer: Optimizer, scale: float) -> None:
-        self._optimizer = optimizer
-        self._scale = scale
-
-    def __call__(self, key: Tuple[int, str], weights: Any, gradient: Any, *, lr_scale: float = 1.0) -> Any:
-        return self._optimizer(key, weights, gradient, lr_scale=lr_scale * self._scale)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._optimizer, name)

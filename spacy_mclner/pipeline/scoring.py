@@ -14,7 +14,7 @@ from spacy.scorer import PRFScore
 from spacy.tokens import Doc
 from spacy.training import Example
 
-from .corpus import get_doc_lang
+from ..data.annotations import get_doc_lang
 
 # Where references without a recorded language are counted.
 UNKNOWN_LANG = "xx"

@@ -6,35 +6,25 @@ sentence is kept only when it has at least one entity, every entity's score
 clears the threshold and every entity's NNW chain is predicted: a sentence is
 learnt from whole or not at all, since a dropped uncertain entity would teach
 the student that its words are outside any entity. Kept docs carry the
-teacher's band distributions for L_mse (teacher.py). The registered reader mixes
-the pseudo-labelled corpora with the labelled source corpus for `spacy train`.
+teacher's band distributions for L_mse (data/annotations.py); the registered reader
+`spacy_mclner.PseudoLabelCorpus.v1` (data/readers.py) mixes them with the labelled
+source corpus for `spacy train`.
 """
-import os
-import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy
-import spacy
-from spacy.language import Language
-from spacy.tokens import Doc, DocBin, Span
+from spacy.tokens import Doc, Span
 from spacy.training import Example
 from spacy.util import minibatch
 
-from .corpus import (
-    check_known_lang,
-    create_labelled_corpus_reader,
-    example_from_reference,
-    get_doc_lang,
-    read_conll_docs,
-    set_doc_lang,
-)
-from .grid import ScoredSpans, resolve_overlaps
-from .multiview import create_multiview_corpus_reader
-from .pipe import MCLNER, decode_windows
-from .scoring import restrict_labels, score_entities
-from .teacher import band_distributions, has_teacher_distributions, set_teacher_distributions
+from ..data.annotations import set_teacher_distributions
+from ..data.corpus import example_from_reference
+from ..grid import ScoredSpans, band_distributions, decode_windows, resolve_overlaps
+from ..pipeline.mclner import MCLNER
+from ..pipeline.scoring import restrict_labels, score_entities
+from ..util import write_docbin
 
 
 def select_pseudo_labels(proposals: ScoredSpans, chained: ScoredSpans, threshold: float) -> Optional[ScoredSpans]:
@@ -99,45 +89,6 @@ def pseudo_label_docs(pipe: MCLNER, docs: Sequence[Doc], *, threshold: float, ba
             set_teacher_distributions(doc, output.band, labels, pipe.cfg["max_entity_width"])
             kept[i] = doc
     return kept
-
-
-def read_unlabeled(path: Union[str, Path], nlp: Language, lang: str, *, text: bool = False, limit: int = 0) -> List[Doc]:
-    """Sentences to pseudo-label, one Doc each, recording `lang`.
-
-    A token-per-line file (the benchmarks' `unlabeled` files; a labelled file's
-    labels are dropped) or, with `text`, raw text one sentence a line, tokenised
-    by the teacher's tokenizer after whitespace runs are collapsed (so no token
-    is whitespace). Blank lines are skipped. limit: the first N sentences (0: all).
-    """
-    check_known_lang(lang)
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Unlabelled text file not found: {path}")
-    if text:
-        docs = []
-        for line in _text_lines(path):
-            if limit and len(docs) == limit:
-                break
-            doc = nlp.make_doc(line)
-            set_doc_lang(doc, lang)
-            docs.append(doc)
-    else:
-        docs = [example_from_reference(doc).predicted for doc in read_conll_docs(path, nlp.vocab, lang, limit=limit)]
-    if not docs:
-        raise ValueError(f"No sentences to pseudo-label in {path}: the file is empty")
-    return docs
-
-
-def _text_lines(path: Path) -> Iterable[str]:
-    """Non-blank lines of a UTF-8 text file, whitespace runs collapsed; bad bytes name their line."""
-    with path.open("rb") as file_:
-        for line_number, raw_line in enumerate(file_, start=1):
-            try:
-                line = " ".join(raw_line.decode("utf8").split())
-            except UnicodeDecodeError as err:
-                raise ValueError(f"{path}:{line_number}: not valid UTF-8 at byte {err.start + 1} ({err.reason})") from None
-            if line:
-                yield line
 
 
 @dataclass
@@ -214,68 +165,5 @@ def pseudo_label_corpus(
     )
     if gold is not None:
         report.quality = pseudo_label_quality(pipe, gold, threshold=threshold, labels=labels, batch_size=batch_size)
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(output.name + ".partial")
-    DocBin(docs=kept, store_user_data=True).to_disk(partial)
-    os.replace(partial, output)
+    write_docbin(kept, output)
     return report
-
-
-def read_gold(path: Union[str, Path], nlp: Language, lang: str, limit: int = 0) -> List[Doc]:
-    """Labelled sentences of `lang`: a .spacy file or folder (docs of other languages skipped) or a token<TAB>label file.
-
-    limit: the first N docs of each file (0: all).
-    """
-    check_known_lang(lang)
-    path = Path(path)
-    if path.is_dir() or path.suffix == ".spacy":
-        examples = create_labelled_corpus_reader(path, limit=limit)(nlp)
-        docs = [eg.reference for eg in examples if get_doc_lang(eg.reference) == lang]
-    else:
-        docs = read_conll_docs(path, nlp.vocab, lang, limit=limit)
-    if not docs:
-        raise ValueError(f"No labelled {lang!r} sentences in {path}")
-    return docs
-
-
-@spacy.registry.readers("spacy_mclner.PseudoLabelCorpus.v1")
-def create_pseudo_label_corpus_reader(
-    source: Optional[Path],
-    pseudo: Optional[Path],
-    views: Optional[Path] = None,
-    source_limit: int = 0,
-    pseudo_limit: int = 0,
-    shuffle: bool = False,
-    seed: int = 0,
-) -> Callable[[Language], Iterable[Example]]:
-    """The labelled source corpus (with its code-switched views when `views` is set) and pseudo-labelled corpora.
-
-    source: the labelled source .spacy file(s); they keep training beside the pseudo-labels.
-    pseudo: .spacy files written by `python -m spacy_mclner pseudo-label`, a folder of them
-        or a comma-separated list; their docs carry the teacher's distributions.
-    source_limit, pseudo_limit: keep the first N docs of each file (0: all).
-    """
-    rng = random.Random(seed)
-    if views is None:
-        read_source = create_labelled_corpus_reader(source, limit=source_limit)
-    else:
-        read_source = create_multiview_corpus_reader(source, views, limit=source_limit)
-    read_pseudo = create_labelled_corpus_reader(pseudo, limit=pseudo_limit)
-
-    def read_examples(nlp: Language) -> List[Example]:
-        if source is None or pseudo is None:
-            raise ValueError("spacy_mclner.PseudoLabelCorpus.v1 needs `source` and `pseudo` (paths.train, paths.pseudo)")
-        pseudo_examples = list(read_pseudo(nlp))
-        unmarked = sum(not has_teacher_distributions(eg.reference) for eg in pseudo_examples)
-        if unmarked:
-            raise ValueError(
-                f"{unmarked} docs in {pseudo} carry no teacher distributions: make pseudo-labelled "
-                "corpora with `python -m spacy_mclner pseudo-label`"
-            )
-        examples = list(read_source(nlp)) + pseudo_examples
-        if shuffle:
-            rng.shuffle(examples)
-        return examples
-
-    return read_examples

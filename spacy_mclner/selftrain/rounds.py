@@ -14,7 +14,6 @@ from the start, as `spacy train` cannot resume. The run ends with the
 pseudo-label quality and dev F1 per round and language as a table
 (quality.md, quality.json) and a plot (quality.png, the paper's Fig. 6c).
 """
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +23,11 @@ import srsly
 from spacy.cli.train import train
 from thinc.api import Config
 
-from .evaluate import evaluate_pipeline
-from .pipe import load_mclner
-from .plotting import headless_pyplot
-from .pseudo_label import pseudo_label_corpus, read_gold, read_unlabeled
+from ..data.corpus import read_gold, read_unlabeled
+from ..evaluation.evaluate import evaluate_pipeline
+from ..pipeline.mclner import load_mclner
+from ..util import headless_pyplot, markdown_table, write_json
+from .pseudo_label import pseudo_label_corpus
 
 ROUND_FILE = "round.json"
 
@@ -91,7 +91,7 @@ def _finished(folder: Path) -> Optional[Dict[str, Any]]:
 
 def _evaluate_source(plan: SelfTrainingPlan) -> Dict[str, Any]:
     record = {"round": 0, "model": str(plan.teacher), "dev": _dev_scores(plan, plan.teacher), "pseudo": {}}
-    _write_json(plan.output / "round-0" / ROUND_FILE, record)
+    write_json(plan.output / "round-0" / ROUND_FILE, record)
     return record
 
 
@@ -114,7 +114,7 @@ def _run_round(plan: SelfTrainingPlan, round_id: int, teacher: Path, folder: Pat
     train(config_path, model_dir, use_gpu=plan.gpu_id, overrides=overrides)
     student = round_model(plan.output, round_id)
     record = {"round": round_id, "model": str(student), "teacher": str(teacher), "dev": _dev_scores(plan, student), "pseudo": reports}
-    _write_json(folder / ROUND_FILE, record)
+    write_json(folder / ROUND_FILE, record)
     return record
 
 
@@ -134,7 +134,7 @@ def _pseudo_label(plan: SelfTrainingPlan, teacher: Path, pseudo_dir: Path) -> Di
             pipe, docs, output, lang=lang, threshold=plan.threshold, gold=gold, labels=plan.labels, batch_size=plan.batch_size
         )
         reports[lang] = report.to_dict()
-        _write_json(report_path, reports[lang])
+        write_json(report_path, reports[lang])
     return reports
 
 
@@ -156,14 +156,6 @@ def _dev_scores(plan: SelfTrainingPlan, model: Path) -> Dict[str, Any]:
         "macro_f": scores["ents_macro_f"],
         "per_lang": {lang: {key: value[key] for key in ("p", "r", "f", "n_docs")} for lang, value in scores["ents_per_lang"].items()},
     }
-
-
-def _write_json(path: Path, data: Any) -> None:
-    """Write whole or not at all, so that a file that exists is a finished one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    srsly.write_json(partial, data)
-    os.replace(partial, path)
 
 
 def round_model(output: Path, round_id: int) -> Path:
@@ -193,27 +185,29 @@ def quality_markdown(records: Sequence[Dict[str, Any]]) -> str:
     """
     langs = sorted({lang for record in records for lang in record["dev"]["per_lang"]})
     targets = sorted({lang for record in records for lang in record["pseudo"]} & set(langs))
-    lines = ["| model | " + " | ".join(langs) + " | macro | targets |", "|---|" + "---:|" * (len(langs) + 2)]
+    dev_rows = []
     for record in records:
         name = "source" if record["round"] == 0 else f"round {record['round']}"
         per_lang = record["dev"]["per_lang"]
         cells = [f"{100 * per_lang[lang]['f']:.1f}" if lang in per_lang else "-" for lang in langs]
         target_f = [per_lang[lang]["f"] for lang in targets if lang in per_lang]
         target_avg = f"{100 * sum(target_f) / len(target_f):.1f}" if target_f else "-"
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {100 * record['dev']['macro_f']:.1f} | {target_avg} |")
-    lines += [
-        "",
-        "| round | lang | sentences | kept | entities | dev kept / all | pseudo P | pseudo R | pseudo F1 |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        dev_rows.append([name, *cells, f"{100 * record['dev']['macro_f']:.1f}", target_avg])
+    quality_rows = [
+        [
+            record["round"], lang, report["sentences"], report["kept_sentences"], report["kept_entities"],
+            f"{report['quality']['kept_sentences']} / {report['quality']['sentences']}",
+            *(f"{100 * report['quality'][key]:.1f}" for key in ("p", "r", "f")),
+        ]
+        for record in records
+        for lang, report in sorted(record["pseudo"].items())
     ]
-    for record in records:
-        for lang, report in sorted(record["pseudo"].items()):
-            quality = report["quality"]
-            lines.append(
-                f"| {record['round']} | {lang} | {report['sentences']} | {report['kept_sentences']} | {report['kept_entities']} "
-                f"| {quality['kept_sentences']} / {quality['sentences']} | {100 * quality['p']:.1f} | {100 * quality['r']:.1f} "
-                f"| {100 * quality['f']:.1f} |"
-            )
+    lines = markdown_table(["model", *langs, "macro", "targets"], dev_rows) + [""]
+    lines += markdown_table(
+        ["round", "lang", "sentences", "kept", "entities", "dev kept / all", "pseudo P", "pseudo R", "pseudo F1"],
+        quality_rows,
+        aligns="rlrrrrrrr",
+    )
     return "\n".join(lines) + "\n"
 
 

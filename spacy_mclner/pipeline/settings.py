@@ -1,0 +1,62 @@
+"""The `mclner` component's settings, defined once: the factory's defaults, signature and the saved cfg come from here."""
+import inspect
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Callable, Dict, List
+
+
+@dataclass(frozen=True)
+class MCLNERSettings:
+    """What a user sets in `[components.mclner]`, besides the model and the scorer.
+
+    spans_key: the `Doc.spans` key of the scored candidates.
+    max_entity_width: longest entity (in tokens) that is decoded and trained on.
+    none_weight: weight of `none` cells in the grid cross-entropy (1.0: unweighted).
+    encoder_lr_scale: the encoder's learning rate as a share of the optimizer's
+        (paper: 1e-5 for the encoder, 1e-3 for the rest, i.e. 0.01).
+    require_nnw: keep a decoded span only when its NNW chain is predicted too.
+    threshold: minimal THW probability of a decoded span.
+    sc_weight, tc_weight: weights of the semantic (L_sc) and relation (L_tc)
+        contrastive losses on code-switched views; 0 switches one off (the
+        paper's ablations w/o sc, w/o tc, w/o both).
+    temperature: InfoNCE temperature of both contrastive losses.
+    tc_other_cells: cells between kept words sampled per sentence for L_tc,
+        besides all aligned entity cells.
+    mse_weight: weight of L_mse between the student's and the teacher's cell
+        distributions on pseudo-labelled docs (self-training); 0 in the source stage.
+    """
+
+    spans_key: str = "mclner"
+    max_entity_width: int = 32
+    none_weight: float = 1.0
+    encoder_lr_scale: float = 0.01
+    require_nnw: bool = True
+    threshold: float = 0.0
+    sc_weight: float = 0.5
+    tc_weight: float = 0.5
+    temperature: float = 0.1
+    tc_other_cells: int = 16
+    mse_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.max_entity_width < 1:
+            raise ValueError(f"max_entity_width must be at least 1, got {self.max_entity_width}")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold must lie in [0, 1], got {self.threshold}")
+
+    def to_cfg(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+def with_settings_signature(factory: Callable, leading: List[inspect.Parameter]) -> Callable:
+    """Give `factory(nlp, name, model, scorer, **settings)` one typed keyword per setting.
+
+    spaCy validates a component's config against its factory's signature, so
+    each setting must appear there, typed; deriving it from MCLNERSettings keeps
+    the dataclass the only place a setting is written.
+    """
+    settings = [
+        inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=field.default, annotation=field.type)
+        for field in fields(MCLNERSettings)
+    ]
+    factory.__signature__ = inspect.Signature(leading + settings)  # type: ignore[attr-defined]
+    return factory
