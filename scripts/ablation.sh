@@ -28,8 +28,7 @@ views="corpus/en-train-cs-${TRAIN_SENTS}-${LANGS//,/-}-${LANGS_PER_DOC}.spacy"
 common=(--paths.train corpus/en-train.spacy --paths.dev corpus/dev --paths.encoder "$ENCODER"
         --paths.train_limit "$TRAIN_SENTS" --paths.dev_limit "$DEV_SELECT" --training.max_epochs 0
         --training.max_steps "$STEPS" --training.optimizer.learn_rate.total_steps "$STEPS" --training.eval_frequency 50
-        --training.batcher.@batchers spacy.batch_by_padded.v1 --training.batcher.size "$BATCH_WORDS"
-        --training.batcher.buffer 256 --training.batcher.discard_oversize false)
+        --training.batcher.size "$BATCH_WORDS")
 train() {  # name config extra-args...
     local name=$1 config=$2; shift 2
     [ -f "$OUT/$name/model-best/meta.json" ] || python -m spacy train "$config" --output "$OUT/$name" "${common[@]}" "$@"

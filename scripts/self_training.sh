@@ -23,8 +23,12 @@ STEPS=${STEPS:-30}                 # student training steps per round
 STUDENT_SOURCE=${STUDENT_SOURCE:-500}  # English sentences beside the pseudo-labels in a student's corpus
 THRESHOLD=${THRESHOLD:-0.9}
 VIEWS=${VIEWS:-}                   # code-switched views of corpus/en-train.spacy (empty: students train without L_tc)
-BATCH_WORDS=${BATCH_WORDS:-}       # students' batches: padded words of sentences of similar length (empty: the config's batcher)
+BATCH_WORDS=${BATCH_WORDS:-}       # students' batches: padded words of sentences of similar length (empty: BATCH sentences)
 BATCH=32
+# The configs batch sentences of similar length by padded words; the source stage (whose
+# learning-rate schedule counts batches of BATCH sentences) and, without BATCH_WORDS, the
+# students keep random batches of BATCH sentences (spacy.batch_by_sequence.v1).
+by_sentences=(--training.batcher "{\"@batchers\": \"spacy.batch_by_sequence.v1\", \"size\": $BATCH, \"get_length\": null}")
 
 # shellcheck source=scripts/prepare_benchmarks.sh
 . scripts/prepare_benchmarks.sh
@@ -32,15 +36,16 @@ if [ ! -f "$TEACHER/meta.json" ]; then
     python -m spacy train configs/mclner.cfg --output "$(dirname "$TEACHER")" \
         --paths.train corpus/en-train.spacy --paths.dev corpus/dev --paths.encoder "$ENCODER" \
         --paths.train_limit "$TRAIN_SENTS" --paths.dev_limit 250 --training.max_epochs "$EPOCHS" --training.eval_frequency 50 \
-        --training.optimizer.learn_rate.total_steps $(( (TRAIN_SENTS + BATCH - 1) / BATCH * EPOCHS ))
+        "${by_sentences[@]}" --training.optimizer.learn_rate.total_steps $(( (TRAIN_SENTS + BATCH - 1) / BATCH * EPOCHS ))
 fi
 
 student=(--paths.encoder "$ENCODER" --paths.train_limit "$STUDENT_SOURCE" --paths.dev_limit "$DEV_SELECT"
          --training.max_steps "$STEPS" --training.eval_frequency "$STEPS"
          --training.optimizer.learn_rate.warmup_steps $(( STEPS / 5 )) --training.optimizer.learn_rate.total_steps "$STEPS")
 if [ -n "$BATCH_WORDS" ]; then
-    student+=(--training.batcher.@batchers spacy.batch_by_padded.v1 --training.batcher.size "$BATCH_WORDS"
-              --training.batcher.buffer 256 --training.batcher.discard_oversize false)
+    student+=(--training.batcher.size "$BATCH_WORDS")
+else
+    student+=("${by_sentences[@]}")
 fi
 views=()
 if [ -n "$VIEWS" ]; then views=(--views "$VIEWS"); fi

@@ -10,6 +10,9 @@ EPOCHS=${EPOCHS:-2}
 DEV_SELECT=${DEV_SELECT:-250}     # dev docs per language used to pick the checkpoint
 BATCH=32
 STEPS=$(( (TRAIN_SENTS + BATCH - 1) / BATCH * EPOCHS ))
+# The configs batch sentences of similar length by padded words; this run keeps random batches of
+# BATCH sentences (spacy.batch_by_sequence.v1), as STEPS and the README's numbers assume.
+by_sentences=(--training.batcher "{\"@batchers\": \"spacy.batch_by_sequence.v1\", \"size\": $BATCH, \"get_length\": null}")
 
 [ -f assets/encoder/config.json ] || python -m spacy_mclner encoder assets/encoder
 [ -f corpus/en-train.spacy ] || python -m spacy_mclner convert "$DATA/conll2003/en/train" corpus/en-train.spacy --lang en
@@ -25,7 +28,7 @@ for name in mclner ner_baseline; do
         python -m spacy train "configs/$name.cfg" --output "training/$name" \
             --paths.train corpus/en-train.spacy --paths.dev corpus/dev \
             --paths.train_limit "$TRAIN_SENTS" --paths.dev_limit "$DEV_SELECT" \
-            --training.max_epochs "$EPOCHS" --training.eval_frequency 50 \
+            --training.max_epochs "$EPOCHS" --training.eval_frequency 50 "${by_sentences[@]}" \
             --training.optimizer.learn_rate.total_steps "$STEPS" | tee "metrics/train_$name.log"
         echo "$(( SECONDS - start ))" > "metrics/train_$name.seconds"
     fi
