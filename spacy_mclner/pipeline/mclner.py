@@ -70,6 +70,11 @@ UNSEGMENTED_CJK_WARNING = (
 )
 # `pipe` sorts docs by length within this many batches.
 SORT_BUFFER_BATCHES = 8
+# `ent._.mclner_score`: the entity's THW probability, the score that `threshold` compares.
+# Span extensions live in Doc.user_data, which DocBin(store_user_data=True) saves.
+SCORE_EXTENSION = "mclner_score"
+if not Span.has_extension(SCORE_EXTENSION):
+    Span.set_extension(SCORE_EXTENSION, default=None)
 
 
 def make_mclner(
@@ -209,14 +214,20 @@ class MCLNER(TrainablePipe):
         is_space = numpy.asarray([token.is_space for token in doc], dtype=bool)
         if len(spans):
             spans = spans.select(~is_space[spans.starts] & ~is_space[spans.ends - 1])
+        flat = resolve_overlaps(spans)
         ents, proposals = (
             [
                 Span(doc, s, e, label=labels[l])
                 for s, e, l in zip(group.starts.tolist(), group.ends.tolist(), group.labels.tolist())
             ]
-            for group in (resolve_overlaps(spans), spans)
+            for group in (flat, spans)
         )
         doc.set_ents(ents, default="outside")
+        stale = [key for key in doc.user_data if isinstance(key, tuple) and key[:2] == ("._.", SCORE_EXTENSION)]
+        for key in stale:  # a doc annotated before keeps no score of an entity it lost
+            del doc.user_data[key]
+        for ent, score in zip(ents, flat.scores.tolist()):
+            ent._.set(SCORE_EXTENSION, score)
         key = self.cfg["spans_key"]
         doc.spans[key] = SpanGroup(doc, name=key, spans=proposals, attrs={"scores": spans.scores.astype("float32")})
 
@@ -326,23 +337,31 @@ class MCLNER(TrainablePipe):
             )
         build_head(self.model, n_relation_classes(len(self.labels)), self.cfg["encoder_width"])
 
+    def _restore_state(self, saved: Dict[str, Any]) -> None:
+        """Take what training learnt (labels, encoder width) from a saved cfg, not its settings.
+
+        The settings arrive through the factory from the pipeline's config, so a user who
+        loads with other settings (`spacy.load(path, config={"components": {"mclner":
+        {"threshold": 0.5}}})`) gets them, rather than the saved copy silently winning.
+        """
+        self.cfg.update({key: saved[key] for key in ("labels", "encoder_width") if key in saved})
+
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "MCLNER":
-        cfg = srsly.json_loads(srsly.msgpack_loads(bytes_data)["cfg"])
-        self.cfg.update(cfg)
+        self._restore_state(srsly.json_loads(srsly.msgpack_loads(bytes_data)["cfg"]))
         self._initialize_before_deserializing()
-        return super().from_bytes(bytes_data, exclude=exclude)
+        return super().from_bytes(bytes_data, exclude=[*exclude, "cfg"])
 
     def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> "MCLNER":
         cfg_path = Path(path) / "cfg"
         if not cfg_path.exists():
             raise ValueError(f"Cannot load '{self.name}' from {path}: the folder has no 'cfg' file")
         try:
-            self.cfg.update(srsly.read_json(cfg_path))
+            self._restore_state(srsly.read_json(cfg_path))
         except ValueError as error:
             raise ValueError(f"Cannot load '{self.name}': {cfg_path} is not valid JSON ({error})") from error
         self._initialize_before_deserializing()
         try:
-            return super().from_disk(path, exclude=exclude)
+            return super().from_disk(path, exclude=[*exclude, "cfg"])
         except ValueError as error:  # what msgpack raises on a truncated or foreign file
             model_path = Path(path) / "model"
             raise ValueError(
