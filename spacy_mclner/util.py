@@ -1,9 +1,10 @@
 """Small helpers that several commands share: crash-safe writes, line-numbered reading, reports."""
 import os
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Iterable, Iterator, List, Sequence, Tuple, Union
+from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import srsly
 from spacy.tokens import Doc, DocBin
@@ -65,6 +66,17 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]], aligns:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(rules[a] for a in aligns) + "|"]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return lines
+
+
+def progress(iterable: Optional[Iterable] = None, *, total: Optional[int] = None, desc: str, unit: str = "doc") -> Any:
+    """A progress bar on stderr (done, rate, time left) for work that runs longer than a few seconds.
+
+    Silent when stderr is not a terminal (logs, CI, pipes). Iterate over it, or
+    call `update(n)` on it; tqdm comes with spaCy.
+    """
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not sys.stderr.isatty(), dynamic_ncols=True)
 
 
 def headless_pyplot() -> ModuleType:

@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Seq
 import spacy
 from spacy.tokens import Doc, DocBin, Span
 
-from ..util import write_docbin, write_json
+from ..util import progress, write_docbin, write_json
 from .annotations import ALIGNMENT_KEY, SOURCE_INDEX_KEY, set_doc_lang
 from .corpus import UNSPACED_LANGS
 from .dictionaries import FREEDICT_DIR, BilingualDictionary, check_not_empty, load_dictionary
@@ -116,7 +116,7 @@ def codeswitch_docs(
         check_not_empty(dictionaries[lang])
     coverage = {lang: Coverage() for lang in langs}
     views = []
-    for source_index, doc in enumerate(docs):
+    for source_index, doc in enumerate(progress(docs, desc="codeswitch", unit="sent")):
         for lang in _doc_langs(langs, langs_per_doc, seed, source_index):
             segments = _segment(doc, dictionaries[lang])
             for view_index in range(n_views):

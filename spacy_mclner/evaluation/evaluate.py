@@ -20,6 +20,7 @@ from spacy.vocab import Vocab
 from ..data.annotations import get_doc_lang, set_doc_lang
 from ..data.corpus import corpus_files, example_from_reference, read_conll_docs, read_references
 from ..pipeline.scoring import UNKNOWN_LANG, restrict_labels, score_entities
+from ..util import progress
 
 # seqeval's name for the score over all types, and ours.
 _SEQEVAL_ALL = "micro avg"
@@ -35,6 +36,7 @@ def evaluate_pipeline(
     limit: int = 0,
     batch_size: int = 64,
     labels: Optional[Sequence[str]] = None,
+    desc: str = "evaluate",
 ) -> Dict[str, Any]:
     """Run `nlp` over the test files' texts (their own tokens) and score its `Doc.ents`.
 
@@ -47,7 +49,8 @@ def evaluate_pipeline(
     """
     examples = read_test_examples(nlp.vocab, paths, lang=lang, limit=limit)
     start = time.perf_counter()
-    predicted = list(nlp.pipe((eg.predicted for eg in examples), batch_size=batch_size))
+    docs = nlp.pipe((eg.predicted for eg in examples), batch_size=batch_size)
+    predicted = list(progress(docs, total=len(examples), desc=desc))
     seconds = time.perf_counter() - start
     if labels is not None:
         restrict_labels(predicted, labels)

@@ -38,7 +38,7 @@ def compare_pipelines(
     results: Dict[str, Any] = {}
     for name, model in pipelines.items():
         scores = evaluate_pipeline(
-            spacy.load(model), data, lang=lang, limit=limit, batch_size=batch_size, labels=labels
+            spacy.load(model), data, lang=lang, limit=limit, batch_size=batch_size, labels=labels, desc=name
         )
         results[name] = {"model": str(model), "scores": scores}
     langs = sorted({lang for result in results.values() for lang in result["scores"]["seqeval"]})

@@ -24,7 +24,7 @@ from ..data.corpus import example_from_reference
 from ..grid import ScoredSpans, band_distributions, decode_windows, resolve_overlaps
 from ..pipeline.mclner import MCLNER
 from ..pipeline.scoring import restrict_labels, score_entities
-from ..util import write_docbin
+from ..util import progress, write_docbin
 
 
 def select_pseudo_labels(proposals: ScoredSpans, chained: ScoredSpans, threshold: float) -> Optional[ScoredSpans]:
@@ -66,7 +66,9 @@ def teacher_outputs(pipe: MCLNER, docs: Sequence[Doc]) -> List[TeacherOutput]:
     return [TeacherOutput(*outputs) for outputs in zip(proposals, chained, bands)]
 
 
-def pseudo_label_docs(pipe: MCLNER, docs: Sequence[Doc], *, threshold: float, batch_size: int = 64) -> List[Optional[Doc]]:
+def pseudo_label_docs(
+    pipe: MCLNER, docs: Sequence[Doc], *, threshold: float, batch_size: int = 64, desc: str = "pseudo-label"
+) -> List[Optional[Doc]]:
     """Each doc with the teacher's entities and band distributions, or None where the filters drop it.
 
     Docs must be single sentences without annotation, made with the teacher's
@@ -78,7 +80,9 @@ def pseudo_label_docs(pipe: MCLNER, docs: Sequence[Doc], *, threshold: float, ba
     labels = pipe.labels
     kept: List[Optional[Doc]] = [None for _ in docs]
     by_length = sorted(range(len(docs)), key=lambda i: len(docs[i]))
+    bar = progress(total=len(docs), desc=desc, unit="sent")
     for indices in minibatch(by_length, size=batch_size):
+        bar.update(len(indices))
         batch = [docs[i] for i in indices]
         for i, doc, output in zip(indices, batch, teacher_outputs(pipe, batch)):
             entities = select_pseudo_labels(output.proposals, output.chained, threshold)
@@ -88,6 +92,7 @@ def pseudo_label_docs(pipe: MCLNER, docs: Sequence[Doc], *, threshold: float, ba
             doc.set_ents([Span(doc, start, end, label=labels[label]) for start, end, label in spans], default="outside")
             set_teacher_distributions(doc, output.band, labels, pipe.cfg["max_entity_width"])
             kept[i] = doc
+    bar.close()
     return kept
 
 
@@ -124,7 +129,9 @@ def pseudo_label_quality(
     predictions of those types, for gold with fewer types than the teacher.
     """
     examples = [example_from_reference(doc) for doc in gold]
-    labelled = pseudo_label_docs(pipe, [eg.predicted for eg in examples], threshold=threshold, batch_size=batch_size)
+    labelled = pseudo_label_docs(
+        pipe, [eg.predicted for eg in examples], threshold=threshold, batch_size=batch_size, desc="pseudo-label dev"
+    )
     kept = [Example(doc, eg.reference) for doc, eg in zip(labelled, examples) if doc is not None]
     if labels is not None:
         restrict_labels([eg.predicted for eg in kept], labels)
@@ -150,7 +157,8 @@ def pseudo_label_corpus(
     batch_size: int = 64,
 ) -> PseudoLabelReport:
     """Pseudo-label `docs` into the .spacy file `output` (written whole or not at all) and report on it."""
-    kept = [doc for doc in pseudo_label_docs(pipe, docs, threshold=threshold, batch_size=batch_size) if doc is not None]
+    labelled = pseudo_label_docs(pipe, docs, threshold=threshold, batch_size=batch_size, desc=f"pseudo-label {lang}")
+    kept = [doc for doc in labelled if doc is not None]
     per_label: Dict[str, int] = {}
     for doc in kept:
         for ent in doc.ents:
