@@ -3,7 +3,20 @@
 Each module registers its command on the shared typer app; a command's heavy
 imports happen when it runs, so that `--help` stays fast.
 """
-from . import bench, codeswitch, convert, corpus, curves, encoder, evaluate, pseudo_label, report, self_train  # noqa: F401
+from . import (  # noqa: F401
+    annotate,
+    bench,
+    codeswitch,
+    convert,
+    corpus,
+    curves,
+    dictionaries,
+    encoder,
+    evaluate,
+    pseudo_label,
+    report,
+    self_train,
+)
 from ._util import app
 
 __all__ = ["app"]

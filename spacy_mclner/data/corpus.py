@@ -28,6 +28,7 @@ DOCSTART = "-DOCSTART-"
 UNSPACED_LANGS = frozenset({"ja", "zh"})
 
 _TAG_PATTERN = re.compile(r"O|[BI]-\S+")
+_NAME_LANG = re.compile(r"[a-z]{2}")
 
 # (words, tags) of one sentence; tags is None when the file has no labels.
 _Sentence = Tuple[List[str], Optional[List[str]]]
@@ -147,17 +148,22 @@ def convert_file(
     return len(docs)
 
 
+def docbin_docs(path: Path, vocab: Vocab) -> Iterator[Doc]:
+    """The docs of a .spacy file as they are; an unreadable file is an error that names it."""
+    try:
+        doc_bin = DocBin().from_disk(path)
+    except ValueError as error:
+        raise ValueError(f"{path} is not a readable .spacy file: {error}") from error
+    yield from doc_bin.get_docs(vocab)
+
+
 def read_references(path: Path, vocab: Vocab, limit: int) -> Iterator[Doc]:
     """The non-empty docs of a .spacy file, the first `limit` of them (0: all), checked.
 
     Empty docs are skipped, as spaCy's Corpus skips them: they hold nothing to learn.
     """
-    try:
-        doc_bin = DocBin().from_disk(path)
-    except ValueError as error:
-        raise ValueError(f"{path} is not a readable .spacy file: {error}") from error
     n_docs = 0
-    for index, doc in enumerate(doc_bin.get_docs(vocab)):
+    for index, doc in enumerate(docbin_docs(path, vocab)):
         if not len(doc):
             continue
         check_gold_spans(doc, path, index)
@@ -302,3 +308,45 @@ def text_lines(path: Path) -> Iterator[str]:
         line = " ".join(line.split())
         if line:
             yield line
+
+
+def read_labelled_docs(
+    vocab: Vocab, paths: Sequence[Path], *, lang: Optional[str] = None, limit: int = 0
+) -> List[Doc]:
+    """Labelled docs of .spacy files, folders of them and token<TAB>label files, each with its language.
+
+    A token<TAB>label file (CoNLL / PAN-X layout, IOB1 or IOB2) is converted on
+    the fly; its language is `lang`, else the one its path names (see
+    lang_from_path). Docs of .spacy files keep the language they record and
+    take that one where they record none. `limit` keeps the first N docs of
+    each file, so that every language of a folder stays in.
+    """
+    references: List[Doc] = []
+    for path in corpus_files(paths, docbin_only=False):
+        file_lang = lang or lang_from_path(path)
+        if path.suffix == ".spacy":
+            docs = list(read_references(path, vocab, limit))
+            for doc in docs:
+                if get_doc_lang(doc) is None and file_lang is not None:
+                    set_doc_lang(doc, file_lang)
+        elif file_lang is None:
+            raise ValueError(
+                f"Cannot tell the language of {path}: pass --lang, or name the file "
+                "after it (de-test.tsv) or put it in a folder named after it (de/test)"
+            )
+        else:
+            docs = read_conll_docs(path, vocab, file_lang, limit=limit)
+        if not docs:
+            raise ValueError(f"No documents in {path}")
+        references.extend(docs)
+    return references
+
+
+def lang_from_path(path: Path) -> Optional[str]:
+    """The two-letter language code that leads the file name (de-test.tsv,
+    de.spacy, de_dev) or, failing that, names its folder (panx/de/dev)."""
+    lead = re.split(r"[-_.]", path.name, maxsplit=1)[0]
+    for candidate in (lead, path.parent.name):
+        if _NAME_LANG.fullmatch(candidate):
+            return candidate
+    return None

@@ -4,7 +4,6 @@ Test data may be .spacy files (from `convert`), folders of them, or
 token<TAB>label files converted on the fly, so that users can score a
 pipeline on held-out sets of their own.
 """
-import re
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -15,17 +14,15 @@ from seqeval.scheme import IOB2
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Example
-from spacy.vocab import Vocab
 
-from ..data.annotations import get_doc_lang, set_doc_lang
-from ..data.corpus import corpus_files, example_from_reference, read_conll_docs, read_references
+from ..data.annotations import get_doc_lang
+from ..data.corpus import example_from_reference, read_labelled_docs
 from ..pipeline.scoring import UNKNOWN_LANG, restrict_labels, score_entities
 from ..util import progress
 
 # seqeval's name for the score over all types, and ours.
 _SEQEVAL_ALL = "micro avg"
 ALL_TYPES = "all"
-_NAME_LANG = re.compile(r"[a-z]{2}")
 
 
 def evaluate_pipeline(
@@ -47,7 +44,7 @@ def evaluate_pipeline(
     (see scoring.score_entities), `seqeval` holds seqeval's strict IOB2 report
     per language and type, and `speed` the inference words/s.
     """
-    examples = read_test_examples(nlp.vocab, paths, lang=lang, limit=limit)
+    examples = [example_from_reference(doc) for doc in read_labelled_docs(nlp.vocab, paths, lang=lang, limit=limit)]
     start = time.perf_counter()
     docs = nlp.pipe((eg.predicted for eg in examples), batch_size=batch_size)
     predicted = list(progress(docs, total=len(examples), desc=desc))
@@ -60,48 +57,6 @@ def evaluate_pipeline(
     n_words = sum(len(doc) for doc in predicted)
     scores["speed"] = {"words": n_words, "seconds": seconds, "words_per_second": n_words / seconds}
     return scores
-
-
-def read_test_examples(
-    vocab: Vocab, paths: Sequence[Path], *, lang: Optional[str] = None, limit: int = 0
-) -> List[Example]:
-    """Read labelled Examples from .spacy files, folders of them and token<TAB>label files.
-
-    A token<TAB>label file (CoNLL / PAN-X layout, IOB1 or IOB2) is converted on
-    the fly; its language is `lang`, else the one its path names (see
-    lang_from_path). Docs of .spacy files keep the language they record and
-    take that one where they record none. `limit` keeps the first N docs of
-    each file, so that every language of a folder stays in.
-    """
-    examples: List[Example] = []
-    for path in corpus_files(paths, docbin_only=False):
-        file_lang = lang or lang_from_path(path)
-        if path.suffix == ".spacy":
-            docs = list(read_references(path, vocab, limit))
-            for doc in docs:
-                if get_doc_lang(doc) is None and file_lang is not None:
-                    set_doc_lang(doc, file_lang)
-        elif file_lang is None:
-            raise ValueError(
-                f"Cannot tell the language of {path}: pass --lang, or name the file "
-                "after it (de-test.tsv) or put it in a folder named after it (de/test)"
-            )
-        else:
-            docs = read_conll_docs(path, vocab, file_lang, limit=limit)
-        if not docs:
-            raise ValueError(f"No documents in test file {path}")
-        examples.extend(example_from_reference(doc) for doc in docs)
-    return examples
-
-
-def lang_from_path(path: Path) -> Optional[str]:
-    """The two-letter language code that leads the file name (de-test.tsv,
-    de.spacy, de_dev) or, failing that, names its folder (panx/de/dev)."""
-    lead = re.split(r"[-_.]", path.name, maxsplit=1)[0]
-    for candidate in (lead, path.parent.name):
-        if _NAME_LANG.fullmatch(candidate):
-            return candidate
-    return None
 
 
 def seqeval_per_lang(examples: Sequence[Example]) -> Dict[str, Dict[str, Dict[str, float]]]:

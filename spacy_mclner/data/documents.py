@@ -1,0 +1,149 @@
+"""Documents to annotate and annotated documents, read and written one at a time.
+
+Input: plain text (one document a line), JSONL (an object with a `text` field a line;
+its other fields travel with the document) or .spacy files. Output: JSONL (the input's
+fields plus the entities with character and token offsets and scores) or .spacy.
+Everything streams, so memory stays bounded whatever the input's size.
+"""
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+
+from spacy.tokens import Doc, DocBin
+from spacy.vocab import Vocab
+
+from ..util import numbered_lines, written_whole
+from .corpus import docbin_docs
+
+INPUT_SUFFIXES = (".txt", ".jsonl", ".spacy")
+OUTPUT_SUFFIXES = (".jsonl", ".spacy")
+# What a document to annotate is: its text (or a ready Doc) and the input record it came from.
+Record = Dict[str, Any]
+
+
+def input_files(path: Union[str, Path]) -> List[Path]:
+    """A file, or a folder's .txt, .jsonl and .spacy files in sorted order."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in INPUT_SUFFIXES)
+        if not files:
+            raise ValueError(f"No .txt, .jsonl or .spacy files in input folder {path}")
+        return files
+    if not path.is_file():
+        raise FileNotFoundError(f"Input not found: {path}")
+    if path.suffix not in INPUT_SUFFIXES:
+        raise ValueError(f"Cannot read {path}: expected a .txt (one document a line), .jsonl (a `text` field a line) or .spacy file")
+    return [path]
+
+
+def read_documents(path: Union[str, Path], vocab: Vocab) -> Iterator[Tuple[Union[str, Doc], Record]]:
+    """(text or Doc, record) of every document under `path`, lazily; blank text lines are skipped."""
+    for file in input_files(path):
+        if file.suffix == ".spacy":
+            for doc in docbin_docs(file, vocab):
+                yield doc, {}
+        elif file.suffix == ".jsonl":
+            yield from _jsonl_documents(file)
+        else:
+            for _, line in numbered_lines(file):
+                if line.strip():
+                    yield line, {"text": line}
+
+
+def _jsonl_documents(path: Path) -> Iterator[Tuple[str, Record]]:
+    for line_number, line in numbered_lines(path):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}:{line_number}: not a JSON object ({error.msg} at column {error.colno})") from None
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise ValueError(f"{path}:{line_number}: expected a JSON object with a string field `text`")
+        yield record["text"], record
+
+
+def entity_records(doc: Doc, score_attr: Optional[str]) -> List[Dict[str, Any]]:
+    """The doc's entities with character and token offsets, and the score where the pipeline sets one."""
+    records = []
+    for ent in doc.ents:
+        record = {
+            "text": ent.text,
+            "label": ent.label_,
+            "start_char": ent.start_char,
+            "end_char": ent.end_char,
+            "start": ent.start,
+            "end": ent.end,
+        }
+        if score_attr is not None:
+            record["score"] = ent._.get(score_attr)
+        records.append(record)
+    return records
+
+
+class JsonlWriter:
+    """One JSON object a line: the input record, the text and its entities; streamed to a `.partial` file."""
+
+    def __init__(self, path: Path, score_attr: Optional[str]) -> None:
+        self._file = path.open("w", encoding="utf8")
+        self._score_attr = score_attr
+
+    def write(self, doc: Doc, record: Record) -> None:
+        out = {**record, "text": doc.text, "ents": entity_records(doc, self._score_attr)}
+        self._file.write(json.dumps(out, ensure_ascii=False) + "\n")
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class DocBinShards:
+    """Annotated docs with their user_data (languages, entity scores) as .spacy files of `shard_size` docs.
+
+    A DocBin is written whole, so memory holds one shard: bounded whatever the
+    output's size. Into a single OUTPUT.spacy, the one shard is the whole output.
+    """
+
+    def __init__(self, folder: Optional[Path], shard_size: int, single: Optional[Path] = None) -> None:
+        self._folder, self._single, self._shard_size = folder, single, shard_size
+        self._doc_bin = DocBin(store_user_data=True)
+        self._n_shards = 0
+
+    def write(self, doc: Doc, record: Record) -> None:
+        self._doc_bin.add(doc)
+        if self._single is None and len(self._doc_bin) == self._shard_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._single is not None:
+            self._doc_bin.to_disk(self._single)
+        elif len(self._doc_bin):
+            assert self._folder is not None
+            write_docbin_whole(self._doc_bin, self._folder / f"{self._n_shards:05d}.spacy")
+            self._n_shards += 1
+        self._doc_bin = DocBin(store_user_data=True)
+
+    def close(self) -> None:
+        self._flush()
+
+
+def write_docbin_whole(doc_bin: DocBin, path: Path) -> None:
+    with written_whole(path) as partial:
+        doc_bin.to_disk(partial)
+
+
+@contextmanager
+def writer_for(output: Path, score_attr: Optional[str], shard_size: int) -> Iterator[Any]:
+    """The writer for OUTPUT.jsonl, OUTPUT.spacy or a folder of .spacy shards; files appear only when whole."""
+    if not output.suffix:
+        output.mkdir(parents=True, exist_ok=True)
+        writer: Any = DocBinShards(output, shard_size)
+        yield writer
+        writer.close()
+        return
+    with written_whole(output) as partial:
+        writer = JsonlWriter(partial, score_attr) if output.suffix == ".jsonl" else DocBinShards(None, shard_size, partial)
+        try:
+            yield writer
+        finally:
+            writer.close()
