@@ -268,7 +268,7 @@ def test_codeswitch_file_writes_views_and_report(tmp_path):
     options = dict(seed=3, n_views=2, word_prob=1.0)
     report = codeswitch_file(
         source, tmp_path / "out" / "cs.spacy", ["de", "es"], word_pair_paths=pairs, cldr=False,
-        freedict=False, limit=3, report_path=tmp_path / "report.json", **options,
+        freedict_langs=[], limit=3, report_path=tmp_path / "report.json", **options,
     )
     assert json.loads((tmp_path / "report.json").read_text(encoding="utf8")) == report
     assert report["source_docs"] == 3 and report["dictionary_phrases"] == {"de": 2, "es": 1}
@@ -303,7 +303,7 @@ def test_cli_codeswitch(tmp_path):
     pairs = write_pairs(tmp_path / "de.txt", "Germany\tDeutschland\n")
     output = tmp_path / "cs.spacy"
     args = ["codeswitch", str(source), str(output), "--langs", "de", "--dict", f"de={pairs}"]
-    args += ["--no-cldr", "--no-freedict", "--report", str(tmp_path / "r.json")]
+    args += ["--no-cldr", "--freedict-langs", "none", "--report", str(tmp_path / "r.json")]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "de\t4 views\tentities switched 33.3% of 6" in result.output

@@ -14,7 +14,8 @@ def codeswitch_cli(
     langs: str = typer.Option(..., "--langs", help="Comma-separated target languages, such as de,es,nl,zh"),
     dicts: List[str] = typer.Option([], "--dict", help="LANG=PATH of a MUSE word-pair file (en<TAB>target); repeatable"),
     cldr: bool = typer.Option(True, "--cldr/--no-cldr", help="Use CLDR country and language names (babel)"),
-    freedict: bool = typer.Option(True, "--freedict/--no-freedict", help="Use Debian's FreeDict dictionaries where Debian has one for the language"),
+    freedict_langs: str = typer.Option("all", "--freedict-langs", help="Languages that read Debian's FreeDict dictionary from --freedict-dir: all (every one Debian has), none, or a comma-separated list"),
+    freedict_dir: Optional[Path] = typer.Option(None, "--freedict-dir", help="Folder of the FreeDict files (`dictionaries` fills one without root); default: where Debian installs them"),
     seed: int = typer.Option(0, "--seed"),
     views: int = typer.Option(1, "--views", help="Views per source sentence and language"),
     langs_per_doc: int = typer.Option(0, "--langs-per-doc", help="Languages drawn at random for each source sentence (0: every language)"),
@@ -24,6 +25,7 @@ def codeswitch_cli(
 ) -> None:
     """Make code-switched views of an English corpus: entities and some words translated."""
     from ..data.codeswitch import codeswitch_file
+    from ..data.dictionaries import FREEDICT_DIR
 
     word_pair_paths: Dict[str, List[Path]] = {}
     for lang, path in lang_paths(dicts, "--dict"):
@@ -37,7 +39,8 @@ def codeswitch_cli(
         word_prob=word_prob,
         word_pair_paths=word_pair_paths,
         cldr=cldr,
-        freedict=freedict,
+        freedict_langs=None if freedict_langs == "all" else [] if freedict_langs == "none" else split_option(freedict_langs),
+        freedict_dir=freedict_dir or FREEDICT_DIR,
         limit=limit,
         report_path=report,
         langs_per_doc=langs_per_doc,

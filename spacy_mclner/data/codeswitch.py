@@ -8,6 +8,7 @@ word_prob=1 every translatable phrase is replaced: word-by-word translation.
 """
 
 import random
+import warnings
 from dataclasses import asdict, dataclass
 from itertools import islice
 from pathlib import Path
@@ -19,7 +20,7 @@ from spacy.tokens import Doc, DocBin, Span
 from ..util import progress, write_docbin, write_json
 from .annotations import ALIGNMENT_KEY, SOURCE_INDEX_KEY, set_doc_lang
 from .corpus import UNSPACED_LANGS
-from .dictionaries import FREEDICT_DIR, BilingualDictionary, check_not_empty, load_dictionary
+from .dictionaries import FREEDICT_CODES, FREEDICT_DIR, BilingualDictionary, check_not_empty, load_dictionary
 
 DEFAULT_WORD_PROB = 0.3
 
@@ -263,7 +264,7 @@ def codeswitch_file(
     word_prob: float = DEFAULT_WORD_PROB,
     word_pair_paths: Optional[Mapping[str, Sequence[Path]]] = None,
     cldr: bool = True,
-    freedict: bool = True,
+    freedict_langs: Optional[Sequence[str]] = None,
     freedict_dir: Path = FREEDICT_DIR,
     limit: int = 0,
     report_path: Optional[Path] = None,
@@ -271,9 +272,12 @@ def codeswitch_file(
 ) -> Dict[str, Any]:
     """Write the code-switched views of a .spacy corpus to output.
 
-    word_pair_paths maps a language to its MUSE word-pair files; cldr and
-    freedict switch those sources on where they cover the language (see
-    dictionaries.load_dictionary). limit keeps the first N source docs.
+    word_pair_paths maps a language to its MUSE word-pair files; cldr switches
+    CLDR names on where they cover the language, freedict_langs names the
+    languages that read Debian's FreeDict from freedict_dir (None: every one
+    Debian has; see dictionaries.load_dictionary). A language left without the
+    FreeDict Debian has for it is warned about: its views switch far fewer words.
+    limit keeps the first N source docs.
 
     RETURNS: the report, also written to report_path as JSON when given: the
         settings, each language's dictionary size and its coverage.
@@ -290,6 +294,14 @@ def codeswitch_file(
         )
     if not source.is_file():
         raise FileNotFoundError(f"Source corpus not found: {source}")
+    without = [lang for lang in langs if lang in FREEDICT_CODES and freedict_langs is not None and lang not in freedict_langs]
+    if without:
+        warnings.warn(
+            f"Views in {', '.join(without)} are made without the FreeDict dictionary Debian has for them: "
+            "CLDR names (and word-pair files) only, so far fewer words and entities are switched; the "
+            "coverage report says how many. Provide them with `python -m spacy_mclner dictionaries`.",
+            UserWarning,
+        )
     doc_bin = DocBin().from_disk(source)
     docs = list(islice(doc_bin.get_docs(spacy.blank("xx").vocab), limit or None))
     if not docs:
@@ -299,7 +311,7 @@ def codeswitch_file(
             lang,
             word_pair_paths=word_pair_paths.get(lang, ()),
             cldr=cldr,
-            freedict=freedict,
+            freedict=freedict_langs is None or lang in freedict_langs,
             freedict_dir=freedict_dir,
         )
         for lang in langs

@@ -180,7 +180,8 @@ def load_freedict(lang: str, directory: Path = FREEDICT_DIR) -> BilingualDiction
         if not path.is_file():
             raise FileNotFoundError(
                 f"FreeDict file not found: {path}; install it with "
-                f"'apt-get install {package}'"
+                f"'apt-get install {package}', or fetch it without root into a folder with "
+                f"'python -m spacy_mclner dictionaries FOLDER --langs {lang}' and pass that folder as the FreeDict folder"
             )
     with gzip.open(data_path) as file_:
         data = file_.read()
