@@ -5,9 +5,7 @@ from typing import List, Tuple
 import pytest
 
 from spacy_mclner.data.dictionaries import (
-    FREEDICT_DIR,
     BilingualDictionary,
-    freedict_paths,
     has_cldr_names,
     load_cldr_names,
     load_dictionary,
@@ -169,11 +167,13 @@ def test_freedict_errors_name_the_path_and_package(tmp_path):
 
 
 @pytest.mark.parametrize("lang,word,translation", [("nl", "police", "politie"), ("es", "house", "casa")])
-def test_installed_freedict(lang, word, translation):
-    index_path, _, package = freedict_paths(lang, FREEDICT_DIR)
-    if not index_path.is_file():
-        pytest.skip(f"{package} is not installed")
-    assert translation in load_freedict(lang).lookup(word)
+def test_debians_freedict(lang, word, translation, tmp_path_factory):
+    """Debian's real dictionaries: the installed ones, else Debian's packages (380 KB for es and nl)."""
+    from spacy_mclner.data.freedict_download import provide_freedict
+
+    folder = tmp_path_factory.getbasetemp() / "freedict"
+    provide_freedict([lang], folder)
+    assert translation in load_freedict(lang, folder).lookup(word)
 
 
 def test_merged_sources_keep_the_first_translation_of_a_phrase():

@@ -36,7 +36,7 @@ def setup(tmp_path: Path):
 
 def test_pipelines_side_by_side(setup):
     tmp_path, pipelines, data = setup
-    report = compare_pipelines(pipelines, data, source_lang="en")
+    report, predictions = compare_pipelines(pipelines, data, source_lang="en")
     assert report["langs"] == ["de", "en", "nl"]
     assert report["targets"] == ["de", "nl"]
     assert list(report["pipelines"]) == ["baseline", "mclner"]
@@ -49,10 +49,14 @@ def test_pipelines_side_by_side(setup):
     assert "### nl" in markdown
     assert "| LOC | 2 | 100.0 | 50.0 | 66.7 | 100.0 | 100.0 | 100.0 |" in markdown
     assert "| all | 4 | 50.0 | 25.0 | 33.3 | 100.0 | 75.0 | 85.7 |" in markdown
-    json_path, md_path, png_path = write_report(report, tmp_path / "out" / "report")
+    json_path, md_path, png_path, html_path = write_report(report, tmp_path / "out" / "report", predictions)
     assert srsly.read_json(json_path)["pipelines"]["mclner"]["target_macro_f"] == pytest.approx(6 / 7)
     assert md_path.read_text(encoding="utf8") == markdown
     assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = html_path.read_text(encoding="utf8")
+    assert all(f"<h2>{lang}</h2>" in page for lang in ("de", "en", "nl"))
+    assert page.count("<div class='who'>gold") == page.count("<div class='who'>mclner") > 0
+    assert "baseline <span class='wrong'>(differs)</span>" in page  # the weak ruler calls Siemens MISC
 
 
 def test_report_command(setup):
@@ -68,3 +72,24 @@ def test_report_command(setup):
     bad = CliRunner().invoke(app, ["report", str(pipelines["mclner"]), "--data", str(data[0])])
     assert bad.exit_code != 0
     assert "expected NAME=PATH" in bad.output
+
+
+def test_error_page_shows_sentences_with_errors_first():
+    from spacy.tokens import Doc
+    from spacy.training import Example
+
+    from spacy_mclner.evaluation.errors_page import choose_sentences
+
+    vocab = spacy.blank("xx").vocab
+
+    def example(words, gold, predicted, lang):
+        reference = Doc(vocab, words=words, ents=gold)
+        reference.user_data["mclner_lang"] = lang
+        return Example(Doc(vocab, words=words, ents=predicted), reference)
+
+    right = example(["Paris"], ["B-LOC"], ["B-LOC"], "de")
+    wrong = example(["Paris"], ["B-LOC"], ["B-PER"], "de")
+    missed = example(["Paris"], ["B-LOC"], ["O"], "es")
+    chosen = choose_sentences({"a": [right, wrong, right, missed], "b": [right, right, wrong, missed]}, n=2)
+    assert chosen == {"de": [1, 2], "es": [3]}
+    assert choose_sentences({"a": [right, right, wrong]}, n=2) == {"de": [2, 0]}

@@ -9,19 +9,26 @@ from ._util import app, split_option
 
 @app.command("corpus")
 def corpus_cli(
-    data_dir: Path = typer.Argument(..., help="Benchmark data folder: conll2003/{en,de}, conll2002/{es,nl}, panx/LANG, as the README says"),
+    data_dir: Path = typer.Argument(..., help="Benchmark data folder: conll2003/{en,de}, conll2002/{es,nl}, panx/LANG, as the README says (unused with --train)"),
     out_dir: Path = typer.Argument(..., help="Writes OUT/train.spacy and OUT/dev/LANG.spacy"),
     benchmark: str = typer.Option("conll", "--benchmark", help="conll (CoNLL-2002/2003) or panx (PAN-X)"),
     source: str = typer.Option("en", "--source", help="Labelled source language"),
     targets: str = typer.Option(..., "--targets", help="Comma-separated target languages, such as de,es,nl"),
     train_limit: int = typer.Option(0, "--train-limit", help="Keep the first N source training sentences (0: all)"),
+    train: str = typer.Option("", "--train", help="Your own labelled source data instead of the benchmark's (.spacy file or folder, or token<TAB>label file; any entity labels); needs --dev"),
+    dev: str = typer.Option("", "--dev", help="Your own labelled dev data, every target language in it (files named LANG.spacy / LANG-dev.tsv, or docs recording their language)"),
 ) -> None:
-    """Convert a benchmark's source training split and the dev splits of source and targets."""
+    """Convert a benchmark's source training split and the dev splits of source and targets, or your own data."""
     from ..data.benchmarks import convert_benchmark
+    from ..data.user_corpus import convert_user_corpus
 
-    counts = convert_benchmark(
-        data_dir, out_dir, benchmark=benchmark, source=source, targets=split_option(targets) or [], train_limit=train_limit
-    )
+    langs = split_option(targets) or []
+    if bool(train) != bool(dev):
+        raise typer.BadParameter("--train and --dev go together", param_hint="--train")
+    if train:
+        counts = convert_user_corpus(out_dir, Path(train), Path(dev), source=source, targets=langs, train_limit=train_limit)
+    else:
+        counts = convert_benchmark(data_dir, out_dir, benchmark=benchmark, source=source, targets=langs, train_limit=train_limit)
     for name, n_docs in counts.items():
         typer.echo(f"{out_dir / name}\t{n_docs} docs")
 

@@ -10,13 +10,17 @@ from ._util import app, split_option
 @app.command("dictionaries")
 def dictionaries_cli(
     out_dir: Path = typer.Argument(..., help="Folder to put the dictionaries in (pass it to codeswitch --freedict-dir)"),
-    langs: str = typer.Option(..., "--langs", help="Comma-separated target languages, such as de,es,nl"),
+    langs: str = typer.Option(..., "--langs", help="Comma-separated target languages, such as de,es,nl, or none"),
     system_dir: Optional[Path] = typer.Option(None, "--system-dir", help="Where installed FreeDict packages are (default: where Debian installs them)"),
 ) -> None:
     """Copy each language's FreeDict dictionary from the system, or fetch Debian's package (no root needed)."""
     from ..data.dictionaries import FREEDICT_DIR
     from ..data.freedict_download import provide_freedict
 
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if langs == "none":
+        typer.echo("No FreeDict dictionaries wanted (--langs none): views use CLDR names (and any --dict files) only")
+        return
     targets = split_option(langs) or []
     sources = provide_freedict(targets, out_dir, system_dir=system_dir or FREEDICT_DIR)
     for lang in targets:

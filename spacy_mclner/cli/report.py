@@ -11,7 +11,7 @@ from ._util import app, named_paths, split_option, use_gpu
 def report_cli(
     pipelines: List[str] = typer.Argument(..., help="NAME=PATH of each pipeline (folder or package) to compare, in table order"),
     data: List[Path] = typer.Option(..., "--data", help=".spacy file, folder of them, or token<TAB>label file; repeatable"),
-    output: Path = typer.Option(Path("metrics/report"), "--output", "-o", help="Writes OUTPUT.json, OUTPUT.md and OUTPUT.png"),
+    output: Path = typer.Option(Path("metrics/report"), "--output", "-o", help="Writes OUTPUT.json, OUTPUT.md, OUTPUT.png and OUTPUT.html (dev sentences, gold and predicted entities)"),
     source_lang: str = typer.Option("en", "--source", help="Source language, left out of the target average"),
     lang: Optional[str] = typer.Option(None, "--lang", help="Language of token<TAB>label files (default: from the file or folder name)"),
     limit: int = typer.Option(0, "--limit", help="Evaluate only the first N docs of each file (0: all)"),
@@ -31,9 +31,9 @@ def report_cli(
                 raise typer.BadParameter(f"pipeline name {name!r} is also a round of --self-training", param_hint="PIPELINES")
             named[name] = str(path)
     use_gpu(gpu_id)
-    report = compare_pipelines(
+    report, predictions = compare_pipelines(
         named, data, source_lang=source_lang, lang=lang, limit=limit, batch_size=batch_size, labels=split_option(labels)
     )
-    paths = write_report(report, output)
+    paths = write_report(report, output, predictions)
     typer.echo(report_markdown(report))
     typer.echo(f"Wrote {', '.join(map(str, paths))}")

@@ -24,6 +24,7 @@ def self_train_cli(
     threshold: float = typer.Option(PSEUDO_LABEL_THRESHOLD, "--threshold", help="Minimal score of every entity of a kept sentence"),
     limit: int = typer.Option(0, "--limit", help="Pseudo-label the first N sentences of each language (0: all)"),
     text: bool = typer.Option(False, "--text", help="The unlabelled files are raw text, one sentence a line"),
+    unlabeled_dir: str = typer.Option("", "--unlabeled-dir", help="Folder of your own raw target text, LANG.txt (one sentence a line) or LANG.jsonl (a `text` field a line) for each of --targets; replaces --data's files"),
     labels: Optional[str] = typer.Option(None, "--labels", help="Comma-separated types to score (e.g. PER,LOC,ORG for PAN-X)"),
     eval_limit: int = typer.Option(0, "--eval-limit", help="Score pseudo-labels and rounds on the first N dev docs per language (0: all)"),
     batch_size: int = typer.Option(64, "--batch-size"),
@@ -42,13 +43,13 @@ def self_train_cli(
         output=output,
         config=config,
         source=source,
-        unlabeled=_unlabeled_paths(unlabeled, data, benchmark, split_option(targets)),
+        unlabeled=_unlabeled_paths(unlabeled, None if unlabeled_dir else data, benchmark, split_option(targets), unlabeled_dir),
         dev=dev,
         threshold=threshold,
         views=views,
         rounds=rounds,
         unlabeled_limit=limit,
-        text=text,
+        text=text or bool(unlabeled_dir),
         labels=split_option(labels),
         eval_limit=eval_limit,
         batch_size=batch_size,
@@ -72,16 +73,21 @@ def self_train_report_cli(
 
 
 def _unlabeled_paths(
-    options: List[str], data: Optional[Path], benchmark: str, targets: Optional[List[str]]
+    options: List[str], data: Optional[Path], benchmark: str, targets: Optional[List[str]], unlabeled_dir: str = ""
 ) -> Dict[str, Path]:
-    """Each target language's unlabelled text: --unlabeled LANG=PATH options, and --targets read from --data."""
+    """Each target language's unlabelled text: --unlabeled LANG=PATH options, and --targets read from
+    --unlabeled-dir (LANG.jsonl or LANG.txt) or else from --data."""
     from ..data.benchmarks import benchmark_file
 
     paths: Dict[str, Path] = {}
     pairs = lang_paths(options, "--unlabeled")
-    if (data is None) != (targets is None):
+    if unlabeled_dir:
+        if targets is None:
+            raise typer.BadParameter("--unlabeled-dir needs --targets", param_hint="--unlabeled-dir")
+        pairs += [(lang, _own_text(Path(unlabeled_dir), lang)) for lang in targets]
+    elif (data is None) != (targets is None):
         raise typer.BadParameter("--data and --targets go together", param_hint="--data")
-    if data is not None and targets is not None:
+    elif data is not None and targets is not None:
         pairs += [(lang, benchmark_file(data, benchmark, lang, "unlabeled")) for lang in targets]
     for lang, path in pairs:
         if lang in paths:
@@ -90,3 +96,14 @@ def _unlabeled_paths(
     if not paths:
         raise typer.BadParameter("give --unlabeled LANG=PATH, or --data with --targets", param_hint="--unlabeled")
     return paths
+
+
+def _own_text(folder: Path, lang: str) -> Path:
+    """FOLDER/LANG.jsonl or FOLDER/LANG.txt, exactly one of them."""
+    found = [folder / f"{lang}{suffix}" for suffix in (".jsonl", ".txt") if (folder / f"{lang}{suffix}").is_file()]
+    if len(found) != 1:
+        what = "both" if found else "neither"
+        raise typer.BadParameter(
+            f"expected one of {folder / (lang + '.jsonl')} and {folder / (lang + '.txt')}, found {what}", param_hint="--unlabeled-dir"
+        )
+    return found[0]

@@ -6,10 +6,11 @@ one Doc that records its language in `doc.user_data`, so that scores can be
 broken down by language after the docs went through a DocBin. The registered
 readers that serve these docs to `spacy train` are in readers.py.
 """
+import json
 import re
 from itertools import islice
 from pathlib import Path
-from typing import Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import spacy
 from spacy.language import Language
@@ -260,15 +261,17 @@ def read_unlabeled(path: Union[str, Path], nlp: Language, lang: str, *, text: bo
     A token-per-line file (the benchmarks' `unlabeled` files; a labelled file's
     labels are dropped) or, with `text`, raw text one sentence a line, tokenised
     by the teacher's tokenizer after whitespace runs are collapsed (so no token
-    is whitespace). Blank lines are skipped. limit: the first N sentences (0: all).
+    is whitespace). A .jsonl file is raw text too, the `text` of each line's
+    object. Blank lines are skipped. limit: the first N sentences (0: all).
     """
     check_known_lang(lang)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Unlabelled text file not found: {path}")
-    if text:
+    if text or path.suffix == ".jsonl":
+        lines = (" ".join(t.split()) for t, _ in jsonl_records(path)) if path.suffix == ".jsonl" else text_lines(path)
         docs = []
-        for line in text_lines(path):
+        for line in filter(None, lines):
             if limit and len(docs) == limit:
                 break
             doc = nlp.make_doc(line)
@@ -350,3 +353,17 @@ def lang_from_path(path: Path) -> Optional[str]:
         if _NAME_LANG.fullmatch(candidate):
             return candidate
     return None
+
+
+def jsonl_records(path: Path) -> Iterator[Tuple[str, Dict[str, Any]]]:
+    """(text, object) of each line of a JSONL file whose objects carry a string `text`; bad lines are named."""
+    for line_number, line in numbered_lines(path):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}:{line_number}: not a JSON object ({error.msg} at column {error.colno})") from None
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise ValueError(f"{path}:{line_number}: expected a JSON object with a string field `text`")
+        yield record["text"], record

@@ -14,7 +14,7 @@ from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
 from ..util import numbered_lines, written_whole
-from .corpus import docbin_docs
+from .corpus import docbin_docs, jsonl_records
 
 INPUT_SUFFIXES = (".txt", ".jsonl", ".spacy")
 OUTPUT_SUFFIXES = (".jsonl", ".spacy")
@@ -44,24 +44,11 @@ def read_documents(path: Union[str, Path], vocab: Vocab) -> Iterator[Tuple[Union
             for doc in docbin_docs(file, vocab):
                 yield doc, {}
         elif file.suffix == ".jsonl":
-            yield from _jsonl_documents(file)
+            yield from jsonl_records(file)
         else:
             for _, line in numbered_lines(file):
                 if line.strip():
                     yield line, {"text": line}
-
-
-def _jsonl_documents(path: Path) -> Iterator[Tuple[str, Record]]:
-    for line_number, line in numbered_lines(path):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}:{line_number}: not a JSON object ({error.msg} at column {error.colno})") from None
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-            raise ValueError(f"{path}:{line_number}: expected a JSON object with a string field `text`")
-        yield record["text"], record
 
 
 def entity_records(doc: Doc, score_attr: Optional[str]) -> List[Dict[str, Any]]:

@@ -7,7 +7,7 @@ pipeline on held-out sets of their own.
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
@@ -44,6 +44,21 @@ def evaluate_pipeline(
     (see scoring.score_entities), `seqeval` holds seqeval's strict IOB2 report
     per language and type, and `speed` the inference words/s.
     """
+    scored, seconds = predict_examples(nlp, paths, lang=lang, limit=limit, batch_size=batch_size, labels=labels, desc=desc)
+    return score_examples(scored, seconds)
+
+
+def predict_examples(
+    nlp: Language,
+    paths: Sequence[Path],
+    *,
+    lang: Optional[str] = None,
+    limit: int = 0,
+    batch_size: int = 64,
+    labels: Optional[Sequence[str]] = None,
+    desc: str = "evaluate",
+) -> Tuple[List[Example], float]:
+    """(predicted, gold) Examples of the test files, and the seconds the pipeline took."""
     examples = [example_from_reference(doc) for doc in read_labelled_docs(nlp.vocab, paths, lang=lang, limit=limit)]
     start = time.perf_counter()
     docs = nlp.pipe((eg.predicted for eg in examples), batch_size=batch_size)
@@ -51,10 +66,14 @@ def evaluate_pipeline(
     seconds = time.perf_counter() - start
     if labels is not None:
         restrict_labels(predicted, labels)
-    scored = [Example(doc, eg.reference) for doc, eg in zip(predicted, examples)]
+    return [Example(doc, eg.reference) for doc, eg in zip(predicted, examples)], seconds
+
+
+def score_examples(scored: Sequence[Example], seconds: float) -> Dict[str, Any]:
+    """The scores evaluate_pipeline reports, of predictions made in `seconds`."""
     scores = score_entities(scored)
     scores["seqeval"] = seqeval_per_lang(scored)
-    n_words = sum(len(doc) for doc in predicted)
+    n_words = sum(len(eg.predicted) for eg in scored)
     scores["speed"] = {"words": n_words, "seconds": seconds, "words_per_second": n_words / seconds}
     return scores
 

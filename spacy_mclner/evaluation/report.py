@@ -7,13 +7,15 @@ macro average of F1 over the target languages, the paper's headline number.
 """
 from pathlib import Path
 from statistics import mean
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import spacy
 import srsly
+from spacy.training import Example
 
 from ..util import headless_pyplot, markdown_table
-from .evaluate import ALL_TYPES, evaluate_pipeline
+from .errors_page import errors_html, keep_candidates
+from .evaluate import ALL_TYPES, predict_examples, score_examples
 
 PathOrName = Union[str, Path]
 
@@ -27,20 +29,24 @@ def compare_pipelines(
     limit: int = 0,
     batch_size: int = 64,
     labels: Optional[Sequence[str]] = None,
-) -> Dict[str, Any]:
+) -> Tuple[Dict[str, Any], Dict[str, List[Example]]]:
     """Load and score each pipeline (name -> folder or package) on the same data.
 
     Targets are the languages of the data other than source_lang; the report
     holds each pipeline's full scores and their macro F1 over the targets.
+    Beside it come each pipeline's predictions on the first dev sentences of
+    each language, which the error page (errors_page.py) picks from.
     """
     if not pipelines:
         raise ValueError("No pipelines to compare")
     results: Dict[str, Any] = {}
+    predictions: Dict[str, List[Example]] = {}
     for name, model in pipelines.items():
-        scores = evaluate_pipeline(
+        scored, seconds = predict_examples(
             spacy.load(model), data, lang=lang, limit=limit, batch_size=batch_size, labels=labels, desc=name
         )
-        results[name] = {"model": str(model), "scores": scores}
+        results[name] = {"model": str(model), "scores": score_examples(scored, seconds)}
+        predictions[name] = keep_candidates(scored)
     langs = sorted({lang for result in results.values() for lang in result["scores"]["seqeval"]})
     targets = [lang for lang in langs if lang != source_lang] or langs
     for result in results.values():
@@ -54,7 +60,7 @@ def compare_pipelines(
         "langs": langs,
         "targets": targets,
         "pipelines": results,
-    }
+    }, predictions
 
 
 def report_markdown(report: Mapping[str, Any]) -> str:
@@ -119,13 +125,19 @@ def plot_f1(report: Mapping[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(report: Mapping[str, Any], output: Path) -> List[Path]:
-    """Write OUTPUT.json, OUTPUT.md and OUTPUT.png; return their paths."""
+def write_report(
+    report: Mapping[str, Any], output: Path, predictions: Optional[Mapping[str, Sequence[Example]]] = None
+) -> List[Path]:
+    """Write OUTPUT.json, OUTPUT.md, OUTPUT.png and, given the predictions, the error page OUTPUT.html."""
     output.parent.mkdir(parents=True, exist_ok=True)
     paths = [output.with_suffix(suffix) for suffix in (".json", ".md", ".png")]
     srsly.write_json(paths[0], report)
     paths[1].write_text(report_markdown(report), encoding="utf8")
     plot_f1(report, paths[2])
+    if predictions:
+        paths.append(output.with_suffix(".html"))
+        title = f"Entities on {', '.join(report['data'])}: gold and {', '.join(predictions)}"
+        paths[-1].write_text(errors_html(predictions, title), encoding="utf8")
     return paths
 
 
