@@ -25,27 +25,16 @@ _SEQEVAL_ALL = "micro avg"
 ALL_TYPES = "all"
 
 
-def evaluate_pipeline(
-    nlp: Language,
-    paths: Sequence[Path],
-    *,
-    lang: Optional[str] = None,
-    limit: int = 0,
-    batch_size: int = 64,
-    labels: Optional[Sequence[str]] = None,
-    desc: str = "evaluate",
-) -> Dict[str, Any]:
+def evaluate_pipeline(nlp: Language, paths: Sequence[Path], **options: Any) -> Dict[str, Any]:
     """Run `nlp` over the test files' texts (their own tokens) and score its `Doc.ents`.
 
     Scoring reads only `Doc.ents`, so the pipeline may be `mclner`, spaCy's
-    `ner` or anything else that sets entities. `labels` keeps only predictions
-    of those types, for test sets with fewer types than the training data
-    (a CoNLL model, which knows MISC, on PAN-X). Besides the scorer's keys
-    (see scoring.score_entities), `seqeval` holds seqeval's strict IOB2 report
-    per language and type, and `speed` the inference words/s.
+    `ner` or anything else that sets entities. The options are predict_examples'
+    (lang, limit, batch_size, labels, desc). Besides the scorer's keys (see
+    scoring.score_entities), `seqeval` holds seqeval's strict IOB2 report per
+    language and type, and `speed` the inference words/s.
     """
-    scored, seconds = predict_examples(nlp, paths, lang=lang, limit=limit, batch_size=batch_size, labels=labels, desc=desc)
-    return score_examples(scored, seconds)
+    return score_examples(*predict_examples(nlp, paths, **options))
 
 
 def predict_examples(
@@ -58,7 +47,11 @@ def predict_examples(
     labels: Optional[Sequence[str]] = None,
     desc: str = "evaluate",
 ) -> Tuple[List[Example], float]:
-    """(predicted, gold) Examples of the test files, and the seconds the pipeline took."""
+    """(predicted, gold) Examples of the test files, and the seconds the pipeline took.
+
+    `labels` keeps only predictions of those types, for test sets with fewer
+    types than the training data (a CoNLL model, which knows MISC, on PAN-X).
+    """
     examples = [example_from_reference(doc) for doc in read_labelled_docs(nlp.vocab, paths, lang=lang, limit=limit)]
     start = time.perf_counter()
     docs = nlp.pipe((eg.predicted for eg in examples), batch_size=batch_size)
