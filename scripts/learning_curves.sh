@@ -4,7 +4,8 @@
 # sentences, each trained for STEPS steps with dev F1 every EVAL_EVERY steps (one JSON line per
 # evaluation in OUT/NAME/curve.jsonl); then one plot of the target macro F1 against steps and the
 # plateau check (python -m spacy_mclner curves). Sizes come from the environment.
-#   RUNS: which rows to train (see the case below; a finished run is kept); NER_LR: ner's peak rate.
+#   RUNS: which rows to train (see the case below; a finished run is kept); NER_LR: ner's peak rate;
+#   MCLNER_LR and NONE_WEIGHT: mclner's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
@@ -20,6 +21,7 @@ PRECISION=${PRECISION:-bfloat16}
 CACHE_MB=${CACHE_MB:-4096}
 NER_LR=${NER_LR:-0.00005}
 MCLNER_LR=${MCLNER_LR:-0.001}
+NONE_WEIGHT=${NONE_WEIGHT:-0.1}        # mclner's weight of `none` cells in L_ce
 SEED=${SEED:-0}
 RUNS=${RUNS:-"mclner ner"}
 OUT=${OUT:-training/curves}
@@ -54,12 +56,12 @@ train() {  # NAME CONFIG PREFIX-OF-ENCODER-SETTINGS LEARN-RATE [OVERRIDES...]
 # the full source stage (views, L_sc, L_tc), named mclner.
 views_run() {  # NAME SC_WEIGHT TC_WEIGHT
     train "$1" configs/mclner_multiview.cfg components.mclner.model "$MCLNER_LR" --paths.views "$VIEWS" \
-        --components.mclner.none_weight 0.1 --components.mclner.sc_weight "$2" --components.mclner.tc_weight "$3"
+        --components.mclner.none_weight "$NONE_WEIGHT" --components.mclner.sc_weight "$2" --components.mclner.tc_weight "$3"
 }
 for run in $RUNS; do
     case $run in
         ner) train ner configs/ner_baseline.cfg components.ner.model.tok2vec "$NER_LR" ;;
-        mclner_ce) train mclner_ce configs/mclner.cfg components.mclner.model "$MCLNER_LR" --components.mclner.none_weight 0.1 ;;
+        mclner_ce) train mclner_ce configs/mclner.cfg components.mclner.model "$MCLNER_LR" --components.mclner.none_weight "$NONE_WEIGHT" ;;
         mclner_views) views_run mclner_views 0 0 ;;
         mclner_sc) views_run mclner_sc 0.5 0 ;;
         mclner_tc) views_run mclner_tc 0 0.5 ;;
