@@ -20,7 +20,7 @@ from ..data.annotations import get_doc_lang
 UNKNOWN_LANG = "xx"
 
 
-def score_entities(examples: Iterable[Example]) -> Dict[str, Any]:
+def score_entities(examples: Iterable[Example], **_: Any) -> Dict[str, Any]:
     """Score predicted against reference entities: a match needs the exact
     span and type, as in seqeval's strict IOB2 mode.
 
@@ -87,9 +87,9 @@ def _entity_offsets(doc: Doc) -> Dict[str, Set[Tuple[int, int]]]:
 
 @spacy.registry.scorers("spacy_mclner.scorer.v1")
 def make_mclner_scorer() -> Callable[..., Dict[str, Any]]:
-    """Registered scorer for the mclner component (see score_entities)."""
+    """Registered scorer for the mclner component (see score_entities).
 
-    def score(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
-        return score_entities(examples)
-
-    return score
+    A module-level function, not a closure, so that a pipeline pickles (as
+    `nlp.pipe(n_process=N)` does under the spawn start method).
+    """
+    return score_entities
