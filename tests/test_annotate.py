@@ -93,3 +93,13 @@ def test_annotate_reads_its_input_lazily(tmp_path: Path, monkeypatch: pytest.Mon
     annotate(SAVED, tmp_path / "in.txt", tmp_path / "out.jsonl", batch_size=8)
     assert len(consumed) == 1200
     assert seen_when_first_written[0] < 1200  # the first doc was written before the input was read whole
+
+
+def test_documents_are_counted_for_the_time_left(tmp_path: Path) -> None:
+    from spacy_mclner.data.documents import count_documents
+
+    (tmp_path / "a.txt").write_text("one\n\ntwo\n", encoding="utf8")
+    (tmp_path / "b.jsonl").write_text('{"text": "three"}\n', encoding="utf8")
+    assert count_documents(tmp_path) == 3
+    annotate(SAVED, tmp_path / "a.txt", tmp_path / "x.spacy")
+    assert count_documents(tmp_path / "x.spacy") is None  # a .spacy file would have to be loaded whole

@@ -36,7 +36,7 @@ def annotate(
     from spacy.tokens import Doc
 
     from ..data.annotations import set_doc_lang, validate_lang
-    from ..data.documents import OUTPUT_SUFFIXES, read_documents, writer_for
+    from ..data.documents import OUTPUT_SUFFIXES, count_documents, read_documents, writer_for
     from ..pipeline.mclner import MCLNER, SCORE_EXTENSION
     from ..util import progress
 
@@ -59,7 +59,7 @@ def annotate(
     n_docs = 0
     with writer_for(output, SCORE_EXTENSION if has_scores else None, shard_size) as writer:
         annotated = nlp.pipe(docs_to_annotate(), as_tuples=True, batch_size=batch_size)
-        for doc, record in progress(annotated, desc="annotate"):
+        for doc, record in progress(annotated, total=count_documents(input_path), desc="annotate"):
             writer.write(doc, record)
             n_docs += 1
     return n_docs
