@@ -8,7 +8,7 @@ Everything streams, so memory stays bounded whatever the input's size.
 import json
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Protocol, Tuple, Union
 
 from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
@@ -100,52 +100,66 @@ class JsonlWriter:
         self._file.close()
 
 
-class DocBinShards:
-    """Annotated docs with their user_data (languages, entity scores) as .spacy files of `shard_size` docs.
+class DocBinWriter:
+    """The annotated docs with their user_data (languages, entity scores) in one .spacy file.
 
-    A DocBin is written whole, so memory holds one shard: bounded whatever the
-    output's size. Into a single OUTPUT.spacy, the one shard is the whole output.
+    A DocBin is written whole, so it grows in memory with the output (about the size
+    of the file); DocBinShards bounds it.
     """
 
-    def __init__(self, folder: Optional[Path], shard_size: int, single: Optional[Path] = None) -> None:
-        self._folder, self._single, self._shard_size = folder, single, shard_size
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._doc_bin = DocBin(store_user_data=True)
+
+    def write(self, doc: Doc, record: Record) -> None:
+        self._doc_bin.add(doc)
+
+    def close(self) -> None:
+        self._doc_bin.to_disk(self._path)
+
+
+class DocBinShards:
+    """The annotated docs as .spacy files of `shard_size` docs in a folder: memory holds one shard.
+
+    Each shard is written whole or not at all, so the shards in the folder are all complete.
+    """
+
+    def __init__(self, folder: Path, shard_size: int) -> None:
+        self._folder, self._shard_size = folder, shard_size
         self._doc_bin = DocBin(store_user_data=True)
         self._n_shards = 0
 
     def write(self, doc: Doc, record: Record) -> None:
         self._doc_bin.add(doc)
-        if self._single is None and len(self._doc_bin) == self._shard_size:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._single is not None:
-            self._doc_bin.to_disk(self._single)
-        elif len(self._doc_bin):
-            assert self._folder is not None
-            write_docbin_whole(self._doc_bin, self._folder / f"{self._n_shards:05d}.spacy")
-            self._n_shards += 1
-        self._doc_bin = DocBin(store_user_data=True)
+        if len(self._doc_bin) == self._shard_size:
+            self.close()
 
     def close(self) -> None:
-        self._flush()
+        """Write the shard in progress, if it holds any doc."""
+        if len(self._doc_bin):
+            with written_whole(self._folder / f"{self._n_shards:05d}.spacy") as partial:
+                self._doc_bin.to_disk(partial)
+            self._doc_bin = DocBin(store_user_data=True)
+            self._n_shards += 1
 
 
-def write_docbin_whole(doc_bin: DocBin, path: Path) -> None:
-    with written_whole(path) as partial:
-        doc_bin.to_disk(partial)
+class Writer(Protocol):
+    def write(self, doc: Doc, record: Record) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @contextmanager
-def writer_for(output: Path, score_attr: Optional[str], shard_size: int) -> Iterator[Any]:
+def writer_for(output: Path, score_attr: Optional[str], shard_size: int) -> Iterator[Writer]:
     """The writer for OUTPUT.jsonl, OUTPUT.spacy or a folder of .spacy shards; files appear only when whole."""
     if not output.suffix:
         output.mkdir(parents=True, exist_ok=True)
-        writer: Any = DocBinShards(output, shard_size)
-        yield writer
-        writer.close()
+        shards = DocBinShards(output, shard_size)
+        yield shards
+        shards.close()
         return
     with written_whole(output) as partial:
-        writer = JsonlWriter(partial, score_attr) if output.suffix == ".jsonl" else DocBinShards(None, shard_size, partial)
+        writer: Writer = JsonlWriter(partial, score_attr) if output.suffix == ".jsonl" else DocBinWriter(partial)
         try:
             yield writer
         finally:
