@@ -20,6 +20,14 @@ def split_option(value: Optional[str]) -> Optional[List[str]]:
     return [part.strip() for part in value.split(",") if part.strip()] if value else None
 
 
+def freedict_langs_option(value: str) -> Optional[List[str]]:
+    """--freedict-langs / --langs of the FreeDict commands: "all" (None: every language Debian
+    has), "none" (an empty list), or a comma-separated list."""
+    if value == "all":
+        return None
+    return [] if value == "none" else split_option(value) or []
+
+
 def use_gpu(gpu_id: int) -> None:
     if gpu_id >= 0:
         import spacy

@@ -4,7 +4,7 @@ from typing import Dict, List, Optional
 
 import typer
 
-from ._util import app, lang_paths, split_option
+from ._util import app, freedict_langs_option, lang_paths, split_option
 
 
 @app.command("codeswitch")
@@ -39,7 +39,7 @@ def codeswitch_cli(
         word_prob=word_prob,
         word_pair_paths=word_pair_paths,
         cldr=cldr,
-        freedict_langs=None if freedict_langs == "all" else [] if freedict_langs == "none" else split_option(freedict_langs),
+        freedict_langs=freedict_langs_option(freedict_langs),
         freedict_dir=freedict_dir or FREEDICT_DIR,
         limit=limit,
         report_path=report,

@@ -4,7 +4,7 @@ from typing import Optional
 
 import typer
 
-from ._util import app, split_option
+from ._util import app, freedict_langs_option
 
 
 @app.command("dictionaries")
@@ -17,11 +17,13 @@ def dictionaries_cli(
     from ..data.dictionaries import FREEDICT_DIR
     from ..data.freedict_download import provide_freedict
 
+    targets = freedict_langs_option(langs)
+    if targets is None:
+        raise typer.BadParameter("name the languages (or none): Debian has FreeDict dictionaries for 29", param_hint="--langs")
     out_dir.mkdir(parents=True, exist_ok=True)
-    if langs == "none":
+    if not targets:
         typer.echo("No FreeDict dictionaries wanted (--langs none): views use CLDR names (and any --dict files) only")
         return
-    targets = split_option(langs) or []
     sources = provide_freedict(targets, out_dir, system_dir=system_dir or FREEDICT_DIR)
     for lang in targets:
         if lang in sources:

@@ -19,7 +19,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 import spacy
 
 from ..util import written_whole
-from .corpus import convert_file, read_conll_docs
+from .corpus import convert_file, read_conll_docs, remove_other_dev_files
 
 BENCHMARKS = ("conll", "panx")
 _CONLL_FOLDERS = {"en": "conll2003/en", "de": "conll2003/de", "es": "conll2002/es", "nl": "conll2002/nl"}
@@ -81,11 +81,7 @@ def convert_benchmark(
     jobs += [
         (benchmark_file(data_dir, benchmark, lang, "dev"), out_dir / "dev" / f"{lang}.spacy", lang, 0) for lang in langs
     ]
-    dev_dir = out_dir / "dev"
-    if dev_dir.is_dir():
-        for stale in dev_dir.glob("*.spacy"):
-            if stale.stem not in langs:
-                stale.unlink()
+    remove_other_dev_files(out_dir / "dev", langs)
     return {
         str(output.relative_to(out_dir)): convert_file(input_path, output, lang=lang, limit=limit)
         for input_path, output, lang, limit in jobs

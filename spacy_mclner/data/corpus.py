@@ -10,7 +10,7 @@ import json
 import re
 from itertools import islice
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import spacy
 from spacy.language import Language
@@ -269,9 +269,8 @@ def read_unlabeled(path: Union[str, Path], nlp: Language, lang: str, *, text: bo
     if not path.is_file():
         raise FileNotFoundError(f"Unlabelled text file not found: {path}")
     if text or path.suffix == ".jsonl":
-        lines = (" ".join(t.split()) for t, _ in jsonl_records(path)) if path.suffix == ".jsonl" else text_lines(path)
         docs = []
-        for line in filter(None, lines):
+        for line in text_lines(path):
             if limit and len(docs) == limit:
                 break
             doc = nlp.make_doc(line)
@@ -306,11 +305,23 @@ def read_gold(path: Union[str, Path], nlp: Language, lang: str, limit: int = 0) 
 
 
 def text_lines(path: Path) -> Iterator[str]:
-    """Non-blank lines of a UTF-8 text file, whitespace runs collapsed; bad bytes name their line."""
-    for _, line in numbered_lines(path):
-        line = " ".join(line.split())
-        if line:
-            yield line
+    """Non-blank texts, whitespace runs collapsed, of a UTF-8 file: its lines, or a .jsonl file's
+    `text` fields; bad bytes and bad JSON name their line."""
+    texts = (text for text, _ in jsonl_records(path)) if path.suffix == ".jsonl" else (line for _, line in numbered_lines(path))
+    for text in texts:
+        text = " ".join(text.split())
+        if text:
+            yield text
+
+
+def remove_other_dev_files(dev_dir: Path, langs: Iterable[str]) -> None:
+    """Delete the LANG.spacy files of other languages than `langs`, left by an earlier run:
+    every file in a dev folder is scored."""
+    keep = set(langs)
+    if dev_dir.is_dir():
+        for stale in dev_dir.glob("*.spacy"):
+            if stale.stem not in keep:
+                stale.unlink()
 
 
 def read_labelled_docs(

@@ -13,7 +13,7 @@ from spacy.tokens import Doc
 
 from ..util import write_docbin
 from .annotations import get_doc_lang
-from .corpus import read_labelled_docs
+from .corpus import read_labelled_docs, remove_other_dev_files
 
 
 def convert_user_corpus(
@@ -46,10 +46,7 @@ def convert_user_corpus(
             f"(it has {', '.join(sorted(by_lang))}): each target is scored on its dev docs"
         )
     dev_dir = out_dir / "dev"
-    if dev_dir.is_dir():
-        for stale in dev_dir.glob("*.spacy"):
-            if stale.stem not in by_lang:
-                stale.unlink()
+    remove_other_dev_files(dev_dir, by_lang)
     write_docbin(train_docs, out_dir / "train.spacy")
     counts = {"train.spacy": len(train_docs)}
     for lang, docs in sorted(by_lang.items()):
