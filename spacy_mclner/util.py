@@ -1,5 +1,6 @@
 """Small helpers that several commands share: crash-safe writes, line-numbered reading, reports."""
 import os
+import shutil
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +15,7 @@ PARTIAL_SUFFIX = ".partial"
 
 @contextmanager
 def written_whole(path: Union[str, Path]) -> Iterator[Path]:
-    """A sibling path to write to, renamed to `path` only when the block ends without an error.
+    """A sibling path (a file or a folder) to write to, renamed to `path` only when the block ends without an error.
 
     A run killed in the middle leaves a `.partial` file, never a half-written `path` that a
     rerun (or the next workflow step) would take for a finished one.
@@ -22,12 +23,19 @@ def written_whole(path: Union[str, Path]) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + PARTIAL_SUFFIX)
+    _remove(partial)  # left by a run that was killed
     try:
         yield partial
         os.replace(partial, path)
     finally:
-        if partial.exists():
-            partial.unlink()
+        _remove(partial)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
 
 
 def write_docbin(docs: Iterable[Doc], path: Union[str, Path]) -> None:

@@ -151,6 +151,25 @@ def test_bfloat16_predicts_what_float32_does_and_trains(trained: Language, encod
     assert all(numpy.isfinite(losses)) and losses[-1] < losses[0]
 
 
+def test_int8_predicts_what_float32_does_saves_float32_and_refuses_training(trained: Language, encoder_dir: Path, tmp_path: Path):
+    quantized = make_nlp(encoder_dir, precision="int8")
+    quantized.from_bytes(trained.to_bytes())
+    # int8 activations and weights move probabilities (up to 0.18 here), not the entities.
+    assert numpy.abs(_probabilities(quantized) - _probabilities(trained)).max() < 0.25
+    texts = [text for text, _ in TRAIN_DATA]
+    assert [[(e.start, e.end, e.label_) for e in doc.ents] for doc in quantized.pipe(texts)] == [
+        [(e.start, e.end, e.label_) for e in doc.ents] for doc in trained.pipe(texts)
+    ]
+    patch = runtime_of(_hf(quantized))
+    assert isinstance(patch.quantized[0].attention.self.query, torch.ao.nn.quantized.dynamic.Linear)
+    # The int8 copy lives beside the model: what is saved is the float32 weights, unchanged.
+    quantized.to_disk(tmp_path / "int8")
+    reloaded = spacy.load(tmp_path / "int8", config={"components": {"mclner": {"model": {"precision": "float32"}}}})
+    numpy.testing.assert_allclose(_probabilities(reloaded), _probabilities(trained), atol=1e-6)
+    with pytest.raises(ValueError, match="'int8' is for inference"):
+        quantized.update(make_examples(quantized), sgd=quantized.resume_training())
+
+
 def test_spacy_ner_trains_its_encoder_the_same_way(encoder_dir: Path):
     fix_random_seed(0)
     nlp = spacy.blank("xx")

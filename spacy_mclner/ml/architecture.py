@@ -87,7 +87,9 @@ def build_mclner_model(
         window in memory, up to this many MB (float16), so that a sentence runs
         through them once per run rather than once per epoch; 0: no cache.
     precision: "float32", or "bfloat16" to run encoder and head under bfloat16
-        autocast, in training and inference (needs a CPU or GPU with bfloat16).
+        autocast, in training and inference (needs a CPU or GPU with bfloat16), or
+        "int8" to run the encoder's linear layers with int8 weights (torch's dynamic
+        quantization, CPU), in inference only: load a trained pipeline with it.
     max_entity_width: the band of cells a relation can occupy; the `mclner`
         component overrides it with its own `max_entity_width`.
     nO: number of relation classes (2 + number of labels), set by the component.

@@ -28,7 +28,9 @@ from spacy.util import registry
 from thinc.api import Model
 from thinc.types import Floats2d
 
-PRECISIONS = ("float32", "bfloat16")
+PRECISIONS = ("float32", "bfloat16", "int8")
+# int8 runs the encoder's linear layers with int8 weights (torch's dynamic quantization): inference only.
+INFERENCE_ONLY_PRECISIONS = ("int8",)
 _PATCH_ATTR = "_spacy_mclner_runtime"
 
 
@@ -54,8 +56,8 @@ class EncoderRuntime:
 
 
 def autocast(precision: str, device: torch.device) -> ContextManager:
-    """Autocast to bfloat16 on `device`, or nothing for float32; refuses hardware without bfloat16."""
-    if precision == "float32":
+    """Autocast to bfloat16 on `device`, or nothing for float32 and int8; refuses hardware without bfloat16."""
+    if precision != "bfloat16":
         return nullcontext()
     check_bfloat16(device)
     return torch.autocast(device.type, dtype=torch.bfloat16)
@@ -123,30 +125,52 @@ class _Patch:
         self.input_ids: Optional[torch.Tensor] = None
         self.attention_mask: Optional[torch.Tensor] = None
         self.fingerprint: Tuple = ()
+        self.quantized: Optional[torch.nn.ModuleList] = None
+        self.quantized_fingerprint: Tuple = ()
 
     def frozen_modules(self) -> List[torch.nn.Module]:
         if not self.settings.freeze_layers:
             return []
         return [self.hf_model.embeddings, *self.hf_model.encoder.layer[: self.settings.freeze_layers]]
 
-    def weights_fingerprint(self) -> Tuple:
-        """Changes when a frozen weight is replaced or modified in place (torch's version counter)."""
-        return tuple(
-            (p.data_ptr(), p._version) for module in self.frozen_modules() for p in module.parameters()
-        )
+    def weights_fingerprint(self, modules: Optional[List[torch.nn.Module]] = None) -> Tuple:
+        """Changes when a weight of `modules` (default: the frozen ones) is replaced or modified
+        in place (torch's version counter)."""
+        modules = self.frozen_modules() if modules is None else modules
+        return tuple((p.data_ptr(), p._version) for module in modules for p in module.parameters())
+
+    def quantized_layers(self) -> torch.nn.ModuleList:
+        """An int8 copy of the encoder's layers (linear layers dynamically quantized), made on
+        first use and again whenever a weight changed; the model's own weights stay float32,
+        so the pipeline saves, loads and trains as before."""
+        layers = self.hf_model.encoder.layer
+        fingerprint = self.weights_fingerprint([layers])
+        if self.quantized is None or fingerprint != self.quantized_fingerprint:
+            import copy
+
+            from torch.ao.quantization import quantize_dynamic
+
+            self.quantized = quantize_dynamic(copy.deepcopy(layers), {torch.nn.Linear}, dtype=torch.qint8)
+            self.quantized_fingerprint = fingerprint
+        return self.quantized
 
 
 def runtime_of(hf_model: torch.nn.Module) -> Optional[_Patch]:
     return getattr(hf_model, _PATCH_ATTR, None)
 
 
-def hf_models(tok2vec: Model) -> List[torch.nn.Module]:
-    """The Hugging Face models inside a tok2vec that holds a loaded transformer."""
+def hf_shims(model: Model) -> List[Any]:
+    """The spacy-transformers shims of the loaded Hugging Face models inside a thinc model."""
     return [
-        node.layers[0].shims[0]._model
-        for node in tok2vec.walk()
+        node.layers[0].shims[0]
+        for node in model.walk()
         if node.name == "transformer" and node.attrs.get("has_transformer")
     ]
+
+
+def hf_models(tok2vec: Model) -> List[torch.nn.Module]:
+    """The Hugging Face models inside a tok2vec that holds a loaded transformer."""
+    return [shim._model for shim in hf_shims(tok2vec)]
 
 
 def prepare_encoder(tok2vec: Model, settings: EncoderRuntime, freeze_word_embeddings: bool) -> None:
@@ -256,6 +280,13 @@ def _encoder_forward(
         raise ValueError("freeze_layers and precision do not support head masks")
     layers = patch.hf_model.encoder.layer
     k = patch.settings.freeze_layers
+    if patch.settings.precision in INFERENCE_ONLY_PRECISIONS:
+        if patch.hf_model.training:
+            raise ValueError(
+                f"precision = {patch.settings.precision!r} is for inference: train with 'float32' or 'bfloat16', "
+                f"then load the pipeline with components.<name>.model.precision = {patch.settings.precision!r}"
+            )
+        layers, k = patch.quantized_layers(), 0
     with autocast(patch.settings.precision, hidden_states.device):
         hidden = _frozen_output(patch, hidden_states, attention_mask) if k else hidden_states
         for layer in layers[k:]:

@@ -23,6 +23,8 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from .protobuf import get_len_field, len_field, varint
+
 DEFAULT_ENCODER = "intfloat/multilingual-e5-small"
 CACHE_ENV = "SPACY_MCLNER_CACHE"
 DEFAULT_CACHE = Path("~/.cache/spacy_mclner")
@@ -180,51 +182,6 @@ def _state_dict(e5: _E5File, layers: int) -> Dict[str, np.ndarray]:
     return state
 
 
-def _varint(value: int) -> bytes:
-    if value < 0x80:  # nearly every call: one byte
-        return bytes((value,))
-    out = bytearray()
-    while value:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-    return bytes(out)
-
-
-def _read_varint(data: bytes, pos: int) -> Tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[pos]
-        value |= (byte & 0x7F) << shift
-        pos, shift = pos + 1, shift + 7
-        if not byte & 0x80:
-            return value, pos
-
-
-def _len_field(number: int, payload: bytes) -> bytes:
-    """A length-delimited protobuf field (no protobuf package needed)."""
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
-
-
-def _get_len_field(message: bytes, number: int) -> bytes:
-    """The first length-delimited field `number` of a serialised protobuf message."""
-    pos = 0
-    while pos < len(message):
-        key, pos = _read_varint(message, pos)
-        wire_type = key & 7
-        if wire_type == 2:
-            length, pos = _read_varint(message, pos)
-            if key >> 3 == number:
-                return message[pos : pos + length]
-            pos += length
-        elif wire_type == 0:
-            _, pos = _read_varint(message, pos)
-        elif wire_type in (1, 5):
-            pos += 8 if wire_type == 1 else 4
-        else:
-            raise ValueError(f"unexpected protobuf wire type {wire_type}")
-    raise ValueError(f"protobuf field {number} not found")
-
-
 def _normalizer_spec(e5: _E5File) -> bytes:
     """A sentencepiece NormalizerSpec compiled from the file's normalisation map."""
     import sentencepiece
@@ -248,12 +205,12 @@ def _sentencepiece_model(e5: _E5File, normalizer_spec: bytes) -> bytes:
     for i, (piece, kind) in enumerate(zip(pieces, kinds)):
         # SentencePiece message: 1 piece (string), 2 score (float32), 3 type (enum)
         score = scores[4 * i : 4 * i + 4]
-        body = _len_field(1, piece.encode("utf-8")) + b"\x15" + score + b"\x18" + _varint(kind)
-        messages.append(_len_field(1, body))
+        body = len_field(1, piece.encode("utf-8")) + b"\x15" + score + b"\x18" + varint(kind)
+        messages.append(len_field(1, body))
     # TrainerSpec: 3 model_type = UNIGRAM; its default ids <unk>=0, <s>=1, </s>=2 fit the order above.
     trainer_spec = b"\x18\x01"
     # ModelProto: 1 pieces, 2 trainer_spec, 3 normalizer_spec
-    return b"".join(messages) + _len_field(2, trainer_spec) + _len_field(3, normalizer_spec)
+    return b"".join(messages) + len_field(2, trainer_spec) + len_field(3, normalizer_spec)
 
 
 def _check_specials(e5: _E5File) -> None:
@@ -282,7 +239,7 @@ def _write_tokenizer(e5: _E5File, folder: Path) -> None:
     fast = Tokenizer(Unigram(list(zip(e5.pieces, e5.scores.tolist())), unk_id=e5.unk, byte_fallback=False))
     fast.normalizer = normalizers.Sequence(
         [
-            normalizers.Precompiled(_get_len_field(spec, 2)),  # NormalizerSpec.precompiled_charsmap
+            normalizers.Precompiled(get_len_field(spec, 2)),  # NormalizerSpec.precompiled_charsmap
             normalizers.Strip(left=False, right=True),
             normalizers.Replace(Regex(" {2,}"), "▁"),
         ]

@@ -1,0 +1,141 @@
+"""`trim`: keep only the word pieces that some languages use, in a pipeline or an encoder folder."""
+import json
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import typer
+
+from ._util import app, lang_paths
+
+REPORT_FILE = "trim_report.json"
+
+
+@app.command("trim")
+def trim_cli(
+    input_path: Path = typer.Argument(..., help="A trained pipeline folder, or a Hugging Face encoder folder"),
+    output: Path = typer.Argument(..., help="Folder to write the trimmed pipeline or encoder to (must not exist)"),
+    text: List[str] = typer.Option(..., "--text", help="LANG=PATH: text whose word pieces are kept (a token-per-line or token<TAB>label file, .txt one text a line, or .jsonl); repeat per file"),
+    min_count: int = typer.Option(3, "--min-count", help="Keep a piece seen at least this often in the --text files (special tokens and one-character pieces always stay)"),
+    check: List[str] = typer.Option([], "--check", help="LANG=PATH: text (dev sets, say) on which the report counts dropped pieces and <unk>; repeat"),
+    storage_dtype: str = typer.Option("float32", "--storage-dtype", help="float32 (exact) or float16 (half the word-piece table on disk; vectors move by float16's rounding)"),
+) -> None:
+    """Trim an encoder's vocabulary to the pieces of the given text: a smaller pipeline or encoder."""
+    if min_count < 1:
+        raise typer.BadParameter(f"must be at least 1, got {min_count}", param_hint="--min-count")
+    report = trim(input_path, output, lang_paths(text, "--text"), min_count, lang_paths(check, "--check"), storage_dtype)
+    typer.echo(
+        f"Kept {report['pieces_kept']:,} of {report['pieces_before']:,} word pieces; "
+        f"{report['mb_before']:.0f} MB -> {report['mb_after']:.0f} MB: {output} (report: {output / REPORT_FILE})"
+    )
+    for name, counts in report["checks"].items():
+        typer.echo(
+            f"  {name}: {counts['dropped_pieces']:,} of {counts['pieces']:,} pieces dropped, "
+            f"{counts['texts_changed']:,} of {counts['texts']:,} texts segmented differently, "
+            f"<unk> {counts['unk_before']:,} -> {counts['unk_after']:,}"
+        )
+
+
+def trim(
+    input_path: Path,
+    output: Path,
+    texts: List[Tuple[str, Path]],
+    min_count: int,
+    checks: List[Tuple[str, Path]],
+    storage_dtype: str = "float32",
+) -> Dict[str, Any]:
+    """Write the trimmed copy of `input_path` to `output`, whole or not at all, with its report."""
+    from ..ml.vocab_trim import STORAGE_DTYPES
+    from ..util import written_whole
+
+    if storage_dtype not in STORAGE_DTYPES:
+        raise typer.BadParameter(f"expected one of {', '.join(STORAGE_DTYPES)}, got {storage_dtype!r}", param_hint="--storage-dtype")
+    is_pipeline = (input_path / "config.cfg").is_file() and (input_path / "meta.json").is_file()
+    if not input_path.is_dir() or not (is_pipeline or (input_path / "config.json").is_file()):
+        raise typer.BadParameter(f"{input_path} is neither a spaCy pipeline nor a Hugging Face encoder folder", param_hint="INPUT")
+    if output.exists():
+        raise typer.BadParameter(f"{output} already exists", param_hint="OUTPUT")
+    count_texts = _read_texts(texts, "--text")
+    check_texts = {f"{lang}={path}": lines for (lang, path), lines in zip(checks, (_read_texts([c], "--check") for c in checks))}
+    started = time.perf_counter()
+    with written_whole(output) as partial:
+        trimmed = _trim_pipeline if is_pipeline else _trim_encoder
+        report = trimmed(input_path, partial, count_texts, min_count, check_texts, storage_dtype)
+        report.update(
+            input=str(input_path),
+            texts=[f"{lang}={path}" for lang, path in texts],
+            min_count=min_count,
+            storage_dtype=storage_dtype,
+            seconds=round(time.perf_counter() - started, 1),
+            mb_before=_folder_mb(input_path),
+            mb_after=_folder_mb(partial),
+        )
+        (partial / REPORT_FILE).write_text(json.dumps(report, indent=2), encoding="utf8")
+    return report
+
+
+def _read_texts(files: List[Tuple[str, Path]], option: str) -> List[str]:
+    import spacy
+
+    from ..data.corpus import read_unlabeled
+
+    nlp = spacy.blank("xx")
+    texts = []
+    for lang, path in files:
+        try:
+            texts.extend(doc.text for doc in read_unlabeled(path, nlp, lang, text=path.suffix == ".txt"))
+        except (OSError, ValueError) as err:
+            raise typer.BadParameter(str(err), param_hint=option) from err
+    return texts
+
+
+def _trim_pipeline(
+    path: Path, output: Path, texts: List[str], min_count: int, checks: Dict[str, List[str]], storage_dtype: str
+) -> Dict[str, Any]:
+    """Trim every transformer inside the pipeline's components (each is counted on its own tokenizer)."""
+    import copy
+
+    import spacy
+
+    from ..ml.encoder_runtime import hf_shims
+    from ..ml.vocab_trim import count_pieces, pieces_to_keep, trim_hf_shim
+
+    nlp = spacy.load(path)
+    shims = [shim for _, pipe in nlp.pipeline if hasattr(pipe, "model") for shim in hf_shims(pipe.model)]
+    if len(shims) != 1:
+        raise typer.BadParameter(f"pipeline {path} holds {len(shims)} loaded transformers; trim takes one", param_hint="INPUT")
+    original = copy.deepcopy(shims[0]._hfmodel.tokenizer)
+    kept = pieces_to_keep(original, count_pieces(original, texts), min_count)
+    trim_hf_shim(shims[0], kept, storage_dtype)
+    nlp.to_disk(output)
+    return _report(kept, original, shims[0]._hfmodel.tokenizer, checks)
+
+
+def _trim_encoder(
+    path: Path, output: Path, texts: List[str], min_count: int, checks: Dict[str, List[str]], storage_dtype: str
+) -> Dict[str, Any]:
+    from transformers import AutoModel, AutoTokenizer
+
+    from ..ml.vocab_trim import count_pieces, pieces_to_keep, trim_embeddings, write_trimmed_tokenizer
+
+    original = AutoTokenizer.from_pretrained(str(path), use_fast=True)
+    kept = pieces_to_keep(original, count_pieces(original, texts), min_count)
+    model = AutoModel.from_pretrained(str(path))
+    trim_embeddings(model, kept, storage_dtype)
+    model.save_pretrained(str(output))
+    write_trimmed_tokenizer(AutoTokenizer.from_pretrained(str(path), use_fast=True), kept, output)
+    return _report(kept, original, AutoTokenizer.from_pretrained(str(output), use_fast=True), checks)
+
+
+def _report(kept: Any, original: Any, trimmed: Any, checks: Dict[str, List[str]]) -> Dict[str, Any]:
+    from ..ml.vocab_trim import segmentation_report
+
+    return {
+        "pieces_before": kept.vocab_size,
+        "pieces_kept": len(kept.ids),
+        "checks": {name: segmentation_report(original, trimmed, lines) for name, lines in checks.items()},
+    }
+
+
+def _folder_mb(path: Path) -> float:
+    return round(sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20, 1)
