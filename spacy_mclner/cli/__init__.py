@@ -13,9 +13,11 @@ from . import (  # noqa: F401
     dictionaries,
     encoder,
     evaluate,
+    footprint,
     pseudo_label,
     report,
     self_train,
+    trim,
 )
 from ._util import app
 

@@ -30,7 +30,7 @@ MEMORY_WORDS = (50, 5000)
 _MEASURE = "import sys; from spacy_mclner.evaluation.bench import measure_peak_memory; measure_peak_memory(*sys.argv[1:])"
 
 
-def _best_seconds(runs: Sequence[Callable[[], Any]]) -> List[Any]:
+def best_seconds(runs: Sequence[Callable[[], Any]]) -> List[Any]:
     """What each run returns, from its fastest of REPEATS, the runs interleaved.
 
     A run returns its seconds first. Other load on the machine only ever slows a
@@ -160,8 +160,8 @@ def bench_pipelines(
             "n_train_sentences": len(train_examples),
             "batch_size": batch_size,
         }
-    inference = _best_seconds(inference_runs)
-    training = _best_seconds(training_runs)
+    inference = best_seconds(inference_runs)
+    training = best_seconds(training_runs)
     for result, (seconds, encoder_seconds), (train_seconds,), passes in zip(
         results.values(), inference, training, first_passes
     ):
@@ -306,6 +306,7 @@ def peak_memory(model: Union[str, Path], doc: Dict[str, Any]) -> Dict[str, float
 def measure_peak_memory(model: str, doc_path: str) -> None:
     """Load the pipeline and run it on the doc; print the resident memory in MB (2**20 bytes) as JSON.
 
+    load_seconds: how long `spacy.load` took (imports, reading, deserialising);
     load_peak_mb: the peak while loading; loaded_mb: what stays resident after
     it (mostly the model); peak_mb: the peak while running the doc, model
     included. The peak is reset after loading, because deserialising holds the
@@ -315,7 +316,9 @@ def measure_peak_memory(model: str, doc_path: str) -> None:
     """
     import spacy
 
+    start = time.perf_counter()
     nlp = spacy.load(model)
+    load_seconds = time.perf_counter() - start
     data = srsly.read_json(doc_path)
     doc = Doc(nlp.vocab, words=data["words"], spaces=data["spaces"], sent_starts=data["sent_starts"])
     loaded = _resident_mb()
@@ -325,6 +328,7 @@ def measure_peak_memory(model: str, doc_path: str) -> None:
         "load_peak_mb": loaded["VmHWM"],
         "loaded_mb": loaded["VmRSS"],
         "peak_mb": _resident_mb()["VmHWM"],
+        "load_seconds": load_seconds,
         "n_words": len(doc),
         "sentences": doc.has_annotation("SENT_START"),
     }
