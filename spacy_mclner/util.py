@@ -43,18 +43,30 @@ def write_json(path: Union[str, Path], data: Any) -> None:
 
 
 def numbered_lines(path: Path) -> Iterator[Tuple[int, str]]:
-    """(line number, line without its line break) of a UTF-8 file; a bad byte is an error naming its line.
+    """(line number, line without its line break) of a UTF-8 file; a bad byte is an error naming its line."""
+    for _, line_number, line in positioned_lines(path):
+        yield line_number, line
+
+
+def positioned_lines(path: Path, offset: int = 0, line_number: int = 1) -> Iterator[Tuple[int, int, str]]:
+    """(byte offset, line number, line without its line break) of a UTF-8 file, from the line that
+    begins at `offset` (numbered `line_number`) on: a shard of a file is read without reading what
+    comes before it. A bad byte is an error naming its line.
 
     Lines are decoded one by one so that the error can say where the file is broken.
     """
     with path.open("rb") as file_:
-        for line_number, raw_line in enumerate(file_, start=1):
+        file_.seek(offset)
+        for raw_line in file_:
             try:
-                yield line_number, raw_line.decode("utf8").rstrip("\r\n")
+                line = raw_line.decode("utf8").rstrip("\r\n")
             except UnicodeDecodeError as err:
                 raise ValueError(
                     f"{path}:{line_number}: not valid UTF-8 at byte {err.start + 1} ({err.reason})"
                 ) from None
+            yield offset, line_number, line
+            offset += len(raw_line)
+            line_number += 1
 
 
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]], aligns: str = "") -> List[str]:

@@ -369,12 +369,16 @@ def lang_from_path(path: Path) -> Optional[str]:
 def jsonl_records(path: Path) -> Iterator[Tuple[str, Dict[str, Any]]]:
     """(text, object) of each line of a JSONL file whose objects carry a string `text`; bad lines are named."""
     for line_number, line in numbered_lines(path):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}:{line_number}: not a JSON object ({error.msg} at column {error.colno})") from None
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-            raise ValueError(f"{path}:{line_number}: expected a JSON object with a string field `text`")
-        yield record["text"], record
+        if line.strip():
+            yield jsonl_record(path, line_number, line)
+
+
+def jsonl_record(path: Path, line_number: int, line: str) -> Tuple[str, Dict[str, Any]]:
+    """(text, object) of one non-blank JSONL line; a bad line is an error naming it."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}:{line_number}: not a JSON object ({error.msg} at column {error.colno})") from None
+    if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+        raise ValueError(f"{path}:{line_number}: expected a JSON object with a string field `text`")
+    return record["text"], record
