@@ -33,11 +33,10 @@ def annotate(
     dies leaves no output that looks finished.
     """
     import spacy
-    from spacy.tokens import Doc
 
-    from ..data.annotations import set_doc_lang, validate_lang
+    from ..data.annotations import validate_lang
     from ..data.documents import OUTPUT_SUFFIXES, count_documents, read_documents, writer_for
-    from ..pipeline.mclner import MCLNER, SCORE_EXTENSION
+    from ..pipeline.annotate import annotate_documents, score_attribute
     from ..util import progress
 
     if output.suffix and output.suffix not in OUTPUT_SUFFIXES:
@@ -47,18 +46,9 @@ def annotate(
     if lang is not None:
         validate_lang(lang)
     nlp = spacy.load(model)
-    has_scores = any(isinstance(pipe, MCLNER) for _, pipe in nlp.pipeline)
-
-    def docs_to_annotate():
-        for text_or_doc, record in read_documents(input_path, nlp.vocab):
-            doc = text_or_doc if isinstance(text_or_doc, Doc) else nlp.make_doc(text_or_doc)
-            if lang is not None:
-                set_doc_lang(doc, lang)
-            yield doc, record
-
     n_docs = 0
-    with writer_for(output, SCORE_EXTENSION if has_scores else None, shard_size) as writer:
-        annotated = nlp.pipe(docs_to_annotate(), as_tuples=True, batch_size=batch_size)
+    with writer_for(output, score_attribute(nlp), shard_size) as writer:
+        annotated = annotate_documents(nlp, read_documents(input_path, nlp.vocab), lang=lang, batch_size=batch_size)
         for doc, record in progress(annotated, total=count_documents(input_path), desc="annotate"):
             writer.write(doc, record)
             n_docs += 1
