@@ -17,9 +17,10 @@ from typer.testing import CliRunner
 
 from spacy_mclner.cli import app
 from spacy_mclner.cli.annotate import annotate
+from spacy_mclner.data.annotations import get_teacher_distributions
 from spacy_mclner.data.documents import read_documents
-from spacy_mclner.distributed.ray_engine import annotate_with_ray
-from spacy_mclner.distributed.shards import MANIFEST, plan_shards, shard_documents, shard_plan
+from spacy_mclner.distributed.ray_engine import annotate_with_ray, annotation_plan
+from spacy_mclner.distributed.shards import MANIFEST, document_reader, plan_shards, shard_items
 
 from .helpers import TRAIN_DATA
 
@@ -60,7 +61,7 @@ def two_workers(cluster, pipeline: Path, corpus: Path, tmp_path_factory: pytest.
     run = annotate_with_ray(
         pipeline, corpus, output, workers=2, output_format="jsonl", shard_size=SHARD_SIZE, lang="de"
     )
-    assert (run.shards, run.annotated, run.docs) == (5, 5, 30)
+    assert (run.shards, run.done_now, run.docs) == (5, 5, 30)
     return output
 
 
@@ -92,12 +93,16 @@ def test_the_shards_cover_the_input_in_order_from_where_each_begins(corpus: Path
     expected = [(str(t), r) for t, r in read_documents(tmp_path / "in", vocab)]
     assert len(expected) == 30 + 2 * len(TEXTS)
     for size in (1, 4, SHARD_SIZE, 100):
-        plan = shard_plan(tmp_path / "in", tmp_path / f"out{size}", shard_size=size, settings={"format": "jsonl"})
+        plan = annotation_plan(
+            "m", tmp_path / "in", tmp_path / f"out{size}", output_format="jsonl", lang=None, shard_size=size
+        )
         assert [shard.docs for shard in plan.shards[:-1]] == [size] * (len(plan.shards) - 1)
-        got = [(str(t), r) for shard in plan.shards for t, r in shard_documents(plan.files, shard, vocab)]
+        got = [(str(t), r) for shard in plan.shards for t, r in shard_items(plan.files, shard, document_reader(vocab))]
         assert got == expected
         # The plan that the manifest keeps is the one a rerun finds.
-        again = shard_plan(tmp_path / "in", tmp_path / f"out{size}", shard_size=size, settings={"format": "jsonl"})
+        again = annotation_plan(
+            "m", tmp_path / "in", tmp_path / f"out{size}", output_format="jsonl", lang=None, shard_size=size
+        )
         assert again.shards == plan.shards
     assert plan_shards([], 3) == []
 
@@ -132,12 +137,7 @@ def test_a_rerun_after_failures_does_only_the_missing_spacy_shards(
     output = tmp_path / "out"
     settings = {"workers": 2, "shard_size": SHARD_SIZE, "lang": "de"}
     model = str(pipeline.resolve())
-    shard_plan(
-        corpus,
-        output,
-        shard_size=SHARD_SIZE,
-        settings={"task": "annotate", "model": model, "lang": "de", "format": "spacy"},
-    )
+    annotation_plan(model, corpus, output, output_format="spacy", lang="de", shard_size=SHARD_SIZE)  # the manifest
     (output / "00002.spacy.partial").mkdir()  # shard 2's file cannot be written: its worker fails on it
     (output / "00003.spacy.partial").write_bytes(b"half a shard")  # left by a worker that died
     with pytest.raises(
@@ -151,11 +151,11 @@ def test_a_rerun_after_failures_does_only_the_missing_spacy_shards(
 
     (output / "00002.spacy.partial").rmdir()
     run = annotate_with_ray(pipeline, corpus, output, **settings)
-    assert (run.shards, run.done_before, run.annotated, run.docs) == (5, 3, 2, 9)
+    assert (run.shards, run.done_before, run.done_now, run.docs) == (5, 3, 2, 9)
     assert shard_docs(output) == expected
     assert {name: (output / name).stat().st_mtime_ns for name in written} == written  # not redone
     assert not list(output.glob("*.partial"))
-    assert annotate_with_ray(pipeline, corpus, output, **settings).annotated == 0
+    assert annotate_with_ray(pipeline, corpus, output, **settings).done_now == 0
 
 
 def test_a_changed_input_or_other_settings_are_refused(
@@ -183,18 +183,58 @@ def test_a_changed_input_or_other_settings_are_refused(
 
 
 @pytest.mark.parametrize(
-    "options,hint,message",
+    "command,options,hint,message",
     [
-        (["--engine", "ray", "--workers", "0"], "--workers", "must be at least 1, got 0"),
-        (["--engine", "ray", "--format", "csv"], "--format", "expected one of spacy, jsonl"),
-        (["--engine", "spark"], "--engine", "expected one of local, ray"),
-        (["--workers", "2"], "--workers", "applies to --engine ray only"),
-        (["--engine", "ray", "--gpu-id", "0"], "--gpu-id", "applies to --engine local only"),
+        ("annotate", ["--engine", "ray", "--workers", "0"], "--workers", "must be at least 1, got 0"),
+        ("annotate", ["--engine", "ray", "--cpus-per-worker", "-1"], "--cpus-per-worker", "must be 0 or more"),
+        ("annotate", ["--engine", "ray", "--format", "csv"], "--format", "expected one of spacy, jsonl"),
+        ("annotate", ["--engine", "spark"], "--engine", "expected one of local, ray"),
+        ("annotate", ["--workers", "2"], "--workers", "applies to --engine ray only"),
+        ("annotate", ["--engine", "ray", "--gpu-id", "0"], "--gpu-id", "applies to --engine local only"),
+        ("pseudo-label", ["--lang", "de", "--shard-size", "5"], "--shard-size", "applies to --engine ray only"),
+        (
+            "pseudo-label",
+            ["--lang", "de", "--engine", "ray", "--shard-size", "0"],
+            "--shard-size",
+            "must be at least 1",
+        ),
     ],
 )
-def test_bad_options_name_themselves(options: List[str], hint: str, message: str, corpus: Path, tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["annotate", "model", str(corpus), str(tmp_path / "out"), *options])
+def test_bad_options_name_themselves(
+    command: str, options: List[str], hint: str, message: str, corpus: Path, tmp_path: Path
+) -> None:
+    result = CliRunner().invoke(app, [command, "model", str(corpus / "a.txt"), str(tmp_path / "out"), *options])
     assert result.exit_code != 0 and hint in result.output and message in unwrapped(result.output), result.output
+
+
+def test_pseudo_labels_in_shards_are_those_of_one_process(
+    cluster, trained: Language, pipeline: Path, tmp_path: Path
+) -> None:
+    sentences = [text.split() for text, _ in TRAIN_DATA] * 4
+    (tmp_path / "unlabeled").write_text("\n\n".join("\n".join(words) for words in sentences) + "\n", encoding="utf8")
+    args = [str(pipeline), str(tmp_path / "unlabeled")]
+    options = ["--lang", "de", "--threshold", "0.5"]
+    local = CliRunner().invoke(
+        app, ["pseudo-label", *args, str(tmp_path / "local.spacy"), *options, "--report", str(tmp_path / "local.json")]
+    )
+    assert local.exit_code == 0, local.output
+    ray_options = ["--engine", "ray", "--workers", "2", "--shard-size", "5", "--report", str(tmp_path / "ray.json")]
+    sharded = CliRunner().invoke(app, ["pseudo-label", *args, str(tmp_path / "ray"), *options, *ray_options])
+    assert sharded.exit_code == 0, sharded.output
+    assert "3 shards pseudo-labelled" in sharded.output
+    report = json.loads((tmp_path / "local.json").read_text())
+    assert json.loads((tmp_path / "ray.json").read_text()) == report and report["kept_sentences"] >= 4
+    pipe = trained.get_pipe("mclner")
+    vocab = Vocab()
+
+    def labelled(paths: List[Path]) -> List[Tuple]:
+        docs = [doc for path in paths for doc in DocBin().from_disk(path).get_docs(vocab)]
+        return [
+            (doc.to_json(), get_teacher_distributions(doc, pipe.labels, pipe.cfg["max_entity_width"]).tolist())
+            for doc in docs
+        ]
+
+    assert labelled(sorted((tmp_path / "ray").glob("*.spacy"))) == labelled([tmp_path / "local.spacy"])
 
 
 def test_a_ray_run_needs_a_folder_and_ray_installed(

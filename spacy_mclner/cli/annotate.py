@@ -4,13 +4,21 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from ._util import app, use_gpu
+from ._util import (
+    CPUS_PER_WORKER_HELP,
+    ENGINE_HELP,
+    RAY_ADDRESS_HELP,
+    WORKERS_HELP,
+    app,
+    check_engine,
+    check_ray_options,
+    use_gpu,
+)
 
 if TYPE_CHECKING:
     from ..distributed.ray_engine import ShardedRun
 
-ENGINES = ("local", "ray")
-# The options that only the Ray engine reads: given with the local engine, they are an error, not ignored.
+# The options that only the Ray engine reads.
 RAY_OPTIONS = {
     "workers": "--workers",
     "cpus_per_worker": "--cpus-per-worker",
@@ -29,25 +37,20 @@ def annotate_cli(
     batch_size: int = typer.Option(64, "--batch-size"),
     shard_size: int = typer.Option(10_000, "--shard-size", help="Docs per shard when OUTPUT is a folder (with --engine ray, a worker's unit of work)"),
     gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU to run on (-1: CPU)"),
-    engine: str = typer.Option("local", "--engine", help="local: this process, streaming; ray: shards on the workers of a Ray cluster, resumable (docs/scaling.md)"),
-    workers: int = typer.Option(1, "--workers", help="--engine ray: how many workers, each holding the pipeline"),
-    cpus_per_worker: int = typer.Option(0, "--cpus-per-worker", help="--engine ray: CPUs (torch threads) of each worker (0: the cluster's CPUs shared out)"),
-    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="--engine ray: the cluster to join: HOST:PORT, ray://HOST:10001 or auto (default: $RAY_ADDRESS, else a cluster started on this machine, else a new local one)"),
+    engine: str = typer.Option("local", "--engine", help=ENGINE_HELP),
+    workers: int = typer.Option(1, "--workers", help=WORKERS_HELP),
+    cpus_per_worker: int = typer.Option(0, "--cpus-per-worker", help=CPUS_PER_WORKER_HELP),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help=RAY_ADDRESS_HELP),
     output_format: str = typer.Option("spacy", "--format", help="--engine ray: each shard's file, spacy or jsonl"),
 ) -> None:
     """Annotate documents with a trained pipeline: entities, offsets and scores, in bounded memory."""
-    if engine not in ENGINES:
-        raise typer.BadParameter(f"expected one of {', '.join(ENGINES)}, got {engine!r}", param_hint="--engine")
+    check_engine(ctx, engine, RAY_OPTIONS)
     if engine == "local":
-        for name, option in RAY_OPTIONS.items():
-            if ctx.get_parameter_source(name).name != "DEFAULT":
-                raise typer.BadParameter("applies to --engine ray only", param_hint=option)
         use_gpu(gpu_id)
         n_docs = annotate(model, input_path, output, lang=lang, batch_size=batch_size, shard_size=shard_size)
         typer.echo(f"Annotated {n_docs} docs -> {output}")
         return
-    if gpu_id >= 0:
-        raise typer.BadParameter("applies to --engine local only: the Ray workers run on CPUs", param_hint="--gpu-id")
+    check_ray_options(output, workers=workers, cpus_per_worker=cpus_per_worker, shard_size=shard_size, gpu_id=gpu_id)
     run = annotate_sharded(
         model,
         input_path,
@@ -61,7 +64,7 @@ def annotate_cli(
         output_format=output_format,
     )
     typer.echo(
-        f"Annotated {run.docs} docs ({run.words} words) in {run.annotated} shards in {run.seconds:.1f} s, "
+        f"Annotated {run.docs} docs ({run.words} words) in {run.done_now} shards in {run.seconds:.1f} s, "
         f"{run.done_before} of {run.shards} shards found done before -> {output}"
     )
 
@@ -108,23 +111,12 @@ def annotate_sharded(
     output_format: str = "spacy",
 ) -> "ShardedRun":
     """Annotate `input_path` into the folder `output` in shards on a Ray cluster; a rerun does the unfinished ones."""
-    from ..distributed.ray_engine import OUTPUT_FORMATS, annotate_with_ray, import_ray
+    from ..distributed.ray_engine import OUTPUT_FORMATS, annotate_with_ray
 
-    if output.suffix:
-        raise typer.BadParameter(f"--engine ray writes a folder of shards, got {output}", param_hint="OUTPUT")
     if output_format not in OUTPUT_FORMATS:
         expected = ", ".join(OUTPUT_FORMATS)
         raise typer.BadParameter(f"expected one of {expected}, got {output_format!r}", param_hint="--format")
-    for value, option in ((workers, "--workers"), (batch_size, "--batch-size")):
-        if value < 1:
-            raise typer.BadParameter(f"must be at least 1, got {value}", param_hint=option)
-    if cpus_per_worker < 0:
-        raise typer.BadParameter(f"must be 0 or more, got {cpus_per_worker}", param_hint="--cpus-per-worker")
     _check_common_options(lang, shard_size)
-    try:
-        import_ray()
-    except ImportError as error:
-        raise typer.BadParameter(str(error), param_hint="--engine") from None
     return annotate_with_ray(
         model,
         input_path,

@@ -9,12 +9,12 @@ import json
 from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Protocol, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Protocol, Tuple, Union
 
 from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
-from ..util import positioned_lines, written_whole
+from ..util import Position, positioned_lines, written_whole
 from .corpus import docbin_docs, jsonl_record
 
 INPUT_SUFFIXES = (".txt", ".jsonl", ".spacy")
@@ -57,22 +57,14 @@ def count_documents(path: Union[str, Path]) -> Optional[int]:
 def read_documents(path: Union[str, Path], vocab: Vocab) -> Iterator[Tuple[Union[str, Doc], Record]]:
     """(text or Doc, record) of every document under `path`, lazily; blank text lines are skipped."""
     for file in input_files(path):
-        for _, text_or_doc, record in file_documents(file, vocab):
-            yield text_or_doc, record
-
-
-class Position(NamedTuple):
-    """Where a document begins in its input file, so that a shard can be read from there: the
-    byte offset and number of its line in a text or JSONL file; its index (and line 0) in a .spacy file."""
-
-    offset: int
-    line: int
+        for _, document in file_documents(file, vocab):
+            yield document
 
 
 def file_documents(
     file: Path, vocab: Vocab, start: Position = Position(0, 1)
-) -> Iterator[Tuple[Position, Union[str, Doc], Record]]:
-    """(where it begins, text or Doc, record) of each document of one input file, from `start` on.
+) -> Iterator[Tuple[Position, Tuple[Union[str, Doc], Record]]]:
+    """(where it begins, (text or Doc, record)) of each document of one input file, from `start` on.
 
     A text or JSONL file is read from `start`'s byte offset; a .spacy file is loaded whole
     (a DocBin has no index) and its docs before `start` are skipped.
@@ -80,13 +72,12 @@ def file_documents(
     if file.suffix == ".spacy":
         docs = islice(docbin_docs(file, vocab), start.offset, None)
         for index, doc in enumerate(docs, start=start.offset):
-            yield Position(index, 0), doc, {}
+            yield Position(index, 0), (doc, {})
         return
-    for offset, line_number, line in positioned_lines(file, *start):
+    for position, line in positioned_lines(file, start):
         if not line.strip():
             continue
-        text, record = jsonl_record(file, line_number, line) if file.suffix == ".jsonl" else (line, {"text": line})
-        yield Position(offset, line_number), text, record
+        yield position, jsonl_record(file, position.line, line) if file.suffix == ".jsonl" else (line, {"text": line})
 
 
 def entity_records(doc: Doc, score_attr: Optional[str]) -> List[Dict[str, Any]]:

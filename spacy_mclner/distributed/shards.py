@@ -14,16 +14,18 @@ import hashlib
 from dataclasses import asdict, dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import srsly
 from spacy.language import Language
-from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
-from ..data.documents import Position, Record, file_documents, input_files, writer_for
+from ..data.corpus import unlabeled_docs
+from ..data.documents import file_documents, writer_for
 from ..pipeline.annotate import annotate_documents, score_attribute
-from ..util import write_json
+from ..pipeline.mclner import MCLNER
+from ..selftrain.pseudo_label import pseudo_label_docs
+from ..util import Position, write_docbin, write_json
 
 MANIFEST = "manifest.json"
 # Bumped when the manifest's layout changes, so that an old folder is refused, not misread.
@@ -115,33 +117,41 @@ def input_fingerprint(input_path: Path, files: Sequence[Path]) -> List[Dict[str,
     return fingerprint
 
 
+# Reads the documents of one input file from a position on, each with where it begins.
+Reader = Callable[[Path, Position], Iterator[Tuple[Position, Any]]]
+
+
 def shard_plan(
-    input_path: Union[str, Path], output_folder: Path, *, shard_size: int, settings: Dict[str, Any]
+    input_path: Path,
+    files: Sequence[Path],
+    output_folder: Path,
+    *,
+    read: Reader,
+    shard_size: int,
+    settings: Dict[str, Any],
+    limit: int = 0,
 ) -> ShardPlan:
     """The plan of the run into `output_folder`: the one its manifest keeps, or a new one written there.
 
-    settings: what the outputs depend on besides the input (the pipeline, the language, the
-    output format); a rerun must give the same, and the same `shard_size`.
+    files: the input's files (`input_path` itself or those of a folder), read by `read`,
+    the first `limit` documents (0: all). settings: what the outputs depend on besides the
+    input (the task, the pipeline, the language, the output format...); a rerun must give
+    the same, and the same `shard_size` and `limit`.
     """
-    input_path = Path(input_path)
-    files = input_files(input_path)
     inputs = input_fingerprint(input_path, files)
-    settings = {**settings, "shard_size": shard_size}
+    settings = {**settings, "shard_size": shard_size, "limit": limit}
     manifest_path = output_folder / MANIFEST
     if manifest_path.exists():
         manifest = srsly.read_json(manifest_path)
         _check_same_run(manifest, inputs, settings, output_folder)
-        return ShardPlan(files, inputs, settings, [Shard.from_dict(shard) for shard in manifest["shards"]])
+        return ShardPlan(list(files), inputs, settings, [Shard.from_dict(shard) for shard in manifest["shards"]])
     if output_folder.exists() and any(output_folder.iterdir()):
         raise ValueError(
             f"{output_folder} holds files but no {MANIFEST}: it is not the output folder of a sharded run. "
             "Give a new or empty folder."
         )
-    vocab = Vocab()
-    positions = (
-        (index, position) for index, file in enumerate(files) for position, _, _ in file_documents(file, vocab)
-    )
-    plan = ShardPlan(files, inputs, settings, plan_shards(positions, shard_size))
+    positions = ((index, position) for index, file in enumerate(files) for position, _ in read(file, Position(0, 1)))
+    plan = ShardPlan(list(files), inputs, settings, plan_shards(islice(positions, limit or None), shard_size))
     write_json(manifest_path, plan.to_manifest())
     return plan
 
@@ -172,23 +182,53 @@ def _check_same_run(
         raise ValueError(f"{folder} holds a run with other settings ({'; '.join(changes)}). {start_over}")
 
 
-def shard_documents(files: Sequence[Path], shard: Shard, vocab: Vocab) -> Iterator[Tuple[Union[str, Doc], Record]]:
-    """(text or Doc, record) of each of the shard's documents, read from where the shard begins."""
+def shard_items(files: Sequence[Path], shard: Shard, read: Reader) -> Iterator[Any]:
+    """The shard's documents as `read` gives them, read from where the shard begins in each file."""
     for segment in shard.segments:
-        documents = file_documents(files[segment.file], vocab, Position(segment.offset, segment.line))
-        for _, text_or_doc, record in islice(documents, segment.docs):
-            yield text_or_doc, record
+        documents = read(files[segment.file], Position(segment.offset, segment.line))
+        for _, document in islice(documents, segment.docs):
+            yield document
 
 
 def annotate_shard(
     nlp: Language, files: Sequence[Path], shard: Shard, output: Path, *, lang: Optional[str], batch_size: int
-) -> Tuple[int, int]:
-    """Annotate one shard of the input `files` into `output`, written whole; returns its (docs, words)."""
-    documents = shard_documents(files, shard, nlp.vocab)
+) -> Dict[str, int]:
+    """Annotate one shard of the input `files` (annotate's formats) into `output`, written whole."""
+    documents = shard_items(files, shard, document_reader(nlp.vocab))
     n_docs = n_words = 0
     with writer_for(output, score_attribute(nlp), shard.docs) as writer:
         for doc, record in annotate_documents(nlp, documents, lang=lang, batch_size=batch_size):
             writer.write(doc, record)
             n_docs += 1
             n_words += len(doc)
-    return n_docs, n_words
+    return {"docs": n_docs, "words": n_words}
+
+
+def pseudo_label_shard(
+    nlp: Language,
+    teacher: MCLNER,
+    files: Sequence[Path],
+    shard: Shard,
+    output: Path,
+    *,
+    lang: str,
+    text: bool,
+    threshold: float,
+    batch_size: int,
+) -> Dict[str, int]:
+    """Pseudo-label one shard of the unlabelled text `files` with `teacher` (a pipe of `nlp`): the kept
+    sentences go to the .spacy file `output`, written whole."""
+    docs = list(shard_items(files, shard, unlabeled_reader(nlp, lang, text)))
+    labelled = pseudo_label_docs(teacher, docs, threshold=threshold, batch_size=batch_size)
+    write_docbin([doc for doc in labelled if doc is not None], output)
+    return {"docs": len(docs), "words": sum(len(doc) for doc in docs)}
+
+
+def document_reader(vocab: Vocab) -> Reader:
+    """The documents of an input file as `annotate` reads them (data.documents.read_documents)."""
+    return lambda file, start: file_documents(file, vocab, start)
+
+
+def unlabeled_reader(nlp: Language, lang: str, text: bool) -> Reader:
+    """The sentences of an unlabelled text file as pseudo-labelling reads them (data.corpus.read_unlabeled)."""
+    return lambda file, start: unlabeled_docs(file, nlp, lang, text=text, start=start)

@@ -1,5 +1,6 @@
 """Annotating documents with a loaded pipeline: what `annotate` does in one process and what each
 Ray worker does with its shards (distributed/), written once so that both give the same docs."""
+
 from typing import Iterable, Iterator, Optional, Tuple, Union
 
 from spacy.language import Language
