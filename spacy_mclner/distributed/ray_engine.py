@@ -33,7 +33,8 @@ OUTPUT_FORMATS = ("spacy", "jsonl")
 
 @dataclass
 class ShardedRun:
-    """What a sharded run did: its shards, those found done, those done now, their docs and words, wall time."""
+    """What a sharded run did: its shards, those found done, those done now, their docs and words,
+    its wall time, and the CPUs (torch threads) of each worker."""
 
     shards: int
     done_before: int
@@ -41,6 +42,7 @@ class ShardedRun:
     docs: int
     words: int
     seconds: float
+    cpus_per_worker: int = 0
 
 
 def import_ray() -> ModuleType:
@@ -162,7 +164,7 @@ def run_shards(
     if started_ray:
         ray.init(address=address, include_dashboard=False)
     try:
-        threads = cpus_per_worker or max(1, int(ray.cluster_resources().get("CPU", 1)) // workers)
+        threads = run.cpus_per_worker = cpus_per_worker or max(1, int(ray.cluster_resources().get("CPU", 1)) // workers)
         items = [
             {"shard": json.dumps(asdict(shard)), "output": str(plan.output(output_folder, shard))} for shard in pending
         ]
