@@ -131,6 +131,11 @@ class DocBinWriter:
         self._doc_bin.to_disk(self._path)
 
 
+def shard_id(index: int) -> str:
+    """The name of the index-th shard of a folder output, here and in the Ray engine's output (distributed/)."""
+    return f"{index:05d}"
+
+
 class DocBinShards:
     """The annotated docs as .spacy files of `shard_size` docs in a folder: memory holds one shard.
 
@@ -150,7 +155,7 @@ class DocBinShards:
     def close(self) -> None:
         """Write the shard in progress, if it holds any doc."""
         if len(self._doc_bin):
-            with written_whole(self._folder / f"{self._n_shards:05d}.spacy") as partial:
+            with written_whole(self._folder / f"{shard_id(self._n_shards)}.spacy") as partial:
                 self._doc_bin.to_disk(partial)
             self._doc_bin = DocBin(store_user_data=True)
             self._n_shards += 1

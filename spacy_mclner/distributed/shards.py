@@ -21,7 +21,7 @@ from spacy.language import Language
 from spacy.vocab import Vocab
 
 from ..data.corpus import unlabeled_docs
-from ..data.documents import file_documents, writer_for
+from ..data.documents import file_documents, shard_id, writer_for
 from ..pipeline.annotate import annotate_documents, score_attribute
 from ..pipeline.mclner import MCLNER
 from ..selftrain.pseudo_label import pseudo_label_docs
@@ -87,14 +87,14 @@ def plan_shards(positions: Iterable[Tuple[int, Position]], shard_size: int) -> L
     n_docs = 0
     for file_index, position in positions:
         if n_docs == shard_size:
-            shards.append(Shard(f"{len(shards):05d}", segments))
+            shards.append(Shard(shard_id(len(shards)), segments))
             segments, n_docs = [], 0
         if not segments or segments[-1].file != file_index:
             segments.append(Segment(file_index, position.offset, position.line, 0))
         segments[-1].docs += 1
         n_docs += 1
     if segments:
-        shards.append(Shard(f"{len(shards):05d}", segments))
+        shards.append(Shard(shard_id(len(shards)), segments))
     return shards
 
 
