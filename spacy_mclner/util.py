@@ -5,7 +5,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import srsly
 from spacy.tokens import Doc, DocBin
@@ -51,18 +51,38 @@ def write_json(path: Union[str, Path], data: Any) -> None:
 
 
 def numbered_lines(path: Path) -> Iterator[Tuple[int, str]]:
-    """(line number, line without its line break) of a UTF-8 file; a bad byte is an error naming its line.
+    """(line number, line without its line break) of a UTF-8 file; a bad byte is an error naming its line."""
+    for position, line in positioned_lines(path):
+        yield position.line, line
+
+
+class Position(NamedTuple):
+    """Where a line (or the document that it begins) is in its file, so that a shard can be read from
+    there: its byte offset and number. (.spacy input: the doc's index, and line 0.)"""
+
+    offset: int
+    line: int
+
+
+def positioned_lines(path: Path, start: Position = Position(0, 1)) -> Iterator[Tuple[Position, str]]:
+    """(where the line begins, line without its line break) of a UTF-8 file, from the line at `start`
+    on: a shard of a file is read without what comes before it. A bad byte is an error naming its line.
 
     Lines are decoded one by one so that the error can say where the file is broken.
     """
+    offset, line_number = start
     with path.open("rb") as file_:
-        for line_number, raw_line in enumerate(file_, start=1):
+        file_.seek(offset)
+        for raw_line in file_:
             try:
-                yield line_number, raw_line.decode("utf8").rstrip("\r\n")
+                line = raw_line.decode("utf8").rstrip("\r\n")
             except UnicodeDecodeError as err:
                 raise ValueError(
                     f"{path}:{line_number}: not valid UTF-8 at byte {err.start + 1} ({err.reason})"
                 ) from None
+            yield Position(offset, line_number), line
+            offset += len(raw_line)
+            line_number += 1
 
 
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]], aligns: str = "") -> List[str]:

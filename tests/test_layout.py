@@ -15,7 +15,8 @@ ALLOWED: Dict[str, Set[str]] = {
     "pipeline": BASE | {"data", "ml"},
     "evaluation": BASE | {"data", "ml", "pipeline"},
     "selftrain": BASE | {"data", "ml", "pipeline", "evaluation"},
-    "cli": BASE | {"data", "ml", "pipeline", "evaluation", "selftrain"},
+    "distributed": BASE | {"data", "ml", "pipeline", "evaluation", "selftrain"},
+    "cli": BASE | {"data", "ml", "pipeline", "evaluation", "selftrain", "distributed"},
 }
 
 

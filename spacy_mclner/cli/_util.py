@@ -13,6 +13,15 @@ app = typer.Typer(
 
 # Pseudo-labelling keeps a sentence only when every entity's score reaches this.
 PSEUDO_LABEL_THRESHOLD = 0.9
+# How `annotate` and `pseudo-label` run: in this process, or in shards on a Ray cluster (docs/scaling.md).
+ENGINES = ("local", "ray")
+ENGINE_HELP = "local: this process; ray: shards on the workers of a Ray cluster, resumable (docs/scaling.md)"
+WORKERS_HELP = "--engine ray: how many workers, each holding the pipeline"
+CPUS_PER_WORKER_HELP = "--engine ray: CPUs (torch threads) of each worker (0: the cluster's CPUs shared out)"
+RAY_ADDRESS_HELP = (
+    "--engine ray: the cluster to join: HOST:PORT, ray://HOST:10001 or auto "
+    "(default: $RAY_ADDRESS, else a cluster started on this machine, else a new local one)"
+)
 
 
 def split_option(value: Optional[str]) -> Optional[List[str]]:
@@ -26,6 +35,36 @@ def freedict_langs_option(value: str) -> Optional[List[str]]:
     if value == "all":
         return None
     return [] if value == "none" else split_option(value) or []
+
+
+def check_engine(ctx: typer.Context, engine: str, ray_only: Dict[str, str]) -> None:
+    """--engine is local or ray; with the local one, an option that only the Ray engine reads
+    (`ray_only`: parameter name -> option) is an error, not ignored."""
+    if engine not in ENGINES:
+        raise typer.BadParameter(f"expected one of {', '.join(ENGINES)}, got {engine!r}", param_hint="--engine")
+    if engine == "local":
+        for name, option in ray_only.items():
+            if ctx.get_parameter_source(name).name != "DEFAULT":
+                raise typer.BadParameter("applies to --engine ray only", param_hint=option)
+
+
+def check_ray_options(output: Path, *, workers: int, cpus_per_worker: int, shard_size: int, gpu_id: int = -1) -> None:
+    """The Ray engine's options, and Ray being installed; each error names its option."""
+    from ..distributed.ray_engine import import_ray
+
+    if output.suffix:
+        raise typer.BadParameter(f"--engine ray writes a folder of shards, got {output}", param_hint="OUTPUT")
+    for value, option in ((workers, "--workers"), (shard_size, "--shard-size")):
+        if value < 1:
+            raise typer.BadParameter(f"must be at least 1, got {value}", param_hint=option)
+    if cpus_per_worker < 0:
+        raise typer.BadParameter(f"must be 0 or more, got {cpus_per_worker}", param_hint="--cpus-per-worker")
+    if gpu_id >= 0:
+        raise typer.BadParameter("applies to --engine local only: the Ray workers run on CPUs", param_hint="--gpu-id")
+    try:
+        import_ray()
+    except ImportError as error:
+        raise typer.BadParameter(str(error), param_hint="--engine") from None
 
 
 def use_gpu(gpu_id: int) -> None:

@@ -18,7 +18,7 @@ from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
 from spacy.vocab import Vocab
 
-from ..util import numbered_lines, write_docbin
+from ..util import Position, positioned_lines, write_docbin
 from .annotations import check_known_lang, get_doc_lang, set_doc_lang, validate_lang
 
 DOCSTART = "-DOCSTART-"
@@ -48,9 +48,13 @@ def read_conll_docs(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Input file not found: {path}")
+    return [doc for _, doc in islice(conll_docs(path, vocab, lang), limit or None)]
+
+
+def conll_docs(path: Path, vocab: Vocab, lang: str, start: Position = Position(0, 1)) -> Iterator[Tuple[Position, Doc]]:
+    """(where it begins, Doc) of each sentence of a token-per-line file, from `start` on; see read_conll_docs."""
     spaced = lang not in UNSPACED_LANGS
-    docs = []
-    for words, tags in islice(_read_sentences(path), limit or None):
+    for position, (words, tags) in _read_sentences(path, start):
         spaces = [spaced] * len(words)
         spaces[-1] = False
         doc = Doc(vocab, words=words, spaces=spaces)
@@ -59,12 +63,12 @@ def read_conll_docs(
             ents = [Span(doc, start, end, label) for start, end, label in spans]
             doc.set_ents(ents, default="outside")
         set_doc_lang(doc, lang)
-        docs.append(doc)
-    return docs
+        yield position, doc
 
 
-def _read_sentences(path: Path) -> Iterator[_Sentence]:
-    """Yield the sentences of a file, checking each line as it goes.
+def _read_sentences(path: Path, start: Position = Position(0, 1)) -> Iterator[Tuple[Position, _Sentence]]:
+    """Yield the sentences of a file from `start` on, each with where its first line begins,
+    checking each line as it goes.
 
     Lines are split on tabs when they hold one, else on whitespace; the token
     is the first column and the tag the last. The first token line fixes the
@@ -75,7 +79,9 @@ def _read_sentences(path: Path) -> Iterator[_Sentence]:
     first_line_number = 0
     words: List[str] = []
     tags: List[str] = []
-    for line_number, line in numbered_lines(path):
+    sentence_start = start
+    for position, line in positioned_lines(path, start):
+        line_number = position.line
         where = f"{path}:{line_number}: "
         if line and not line.strip():
             raise ValueError(
@@ -84,9 +90,11 @@ def _read_sentences(path: Path) -> Iterator[_Sentence]:
             )
         if not line or line.split(maxsplit=1)[0] == DOCSTART:
             if words:
-                yield words, (tags if n_columns > 1 else None)
+                yield sentence_start, (words, tags if n_columns > 1 else None)
                 words, tags = [], []
             continue
+        if not words:
+            sentence_start = position
         if "\t" in line:
             columns = [column.strip() for column in line.split("\t")]
         else:
@@ -110,7 +118,7 @@ def _read_sentences(path: Path) -> Iterator[_Sentence]:
                 )
             tags.append(tag)
     if words:
-        yield words, (tags if n_columns > 1 else None)
+        yield sentence_start, (words, tags if n_columns > 1 else None)
 
 
 def _iob_to_spans(tags: List[str]) -> List[Tuple[int, int, str]]:
@@ -268,19 +276,24 @@ def read_unlabeled(path: Union[str, Path], nlp: Language, lang: str, *, text: bo
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Unlabelled text file not found: {path}")
-    if text or path.suffix == ".jsonl":
-        docs = []
-        for line in text_lines(path):
-            if limit and len(docs) == limit:
-                break
-            doc = nlp.make_doc(line)
-            set_doc_lang(doc, lang)
-            docs.append(doc)
-    else:
-        docs = [example_from_reference(doc).predicted for doc in read_conll_docs(path, nlp.vocab, lang, limit=limit)]
+    docs = [doc for _, doc in islice(unlabeled_docs(path, nlp, lang, text=text), limit or None)]
     if not docs:
         raise ValueError(f"No sentences to pseudo-label in {path}: the file is empty")
     return docs
+
+
+def unlabeled_docs(
+    path: Path, nlp: Language, lang: str, *, text: bool = False, start: Position = Position(0, 1)
+) -> Iterator[Tuple[Position, Doc]]:
+    """(where it begins, Doc) of each sentence to pseudo-label, from `start` on; see read_unlabeled."""
+    if text or path.suffix == ".jsonl":
+        for position, line in positioned_texts(path, start):
+            doc = nlp.make_doc(line)
+            set_doc_lang(doc, lang)
+            yield position, doc
+    else:
+        for position, doc in conll_docs(path, nlp.vocab, lang, start):
+            yield position, example_from_reference(doc).predicted
 
 
 def read_gold(path: Union[str, Path], nlp: Language, lang: str, limit: int = 0) -> List[Doc]:
@@ -307,11 +320,20 @@ def read_gold(path: Union[str, Path], nlp: Language, lang: str, limit: int = 0) 
 def text_lines(path: Path) -> Iterator[str]:
     """Non-blank texts, whitespace runs collapsed, of a UTF-8 file: its lines, or a .jsonl file's
     `text` fields; bad bytes and bad JSON name their line."""
-    texts = (text for text, _ in jsonl_records(path)) if path.suffix == ".jsonl" else (line for _, line in numbered_lines(path))
-    for text in texts:
-        text = " ".join(text.split())
+    for _, text in positioned_texts(path):
+        yield text
+
+
+def positioned_texts(path: Path, start: Position = Position(0, 1)) -> Iterator[Tuple[Position, str]]:
+    """(where its line begins, text) of each text of text_lines, from `start` on."""
+    for position, line in positioned_lines(path, start):
+        if not line.strip():
+            continue
+        if path.suffix == ".jsonl":
+            line, _ = jsonl_record(path, position.line, line)
+        text = " ".join(line.split())
         if text:
-            yield text
+            yield position, text
 
 
 def remove_other_dev_files(dev_dir: Path, langs: Iterable[str]) -> None:
@@ -366,15 +388,12 @@ def lang_from_path(path: Path) -> Optional[str]:
     return None
 
 
-def jsonl_records(path: Path) -> Iterator[Tuple[str, Dict[str, Any]]]:
-    """(text, object) of each line of a JSONL file whose objects carry a string `text`; bad lines are named."""
-    for line_number, line in numbered_lines(path):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}:{line_number}: not a JSON object ({error.msg} at column {error.colno})") from None
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-            raise ValueError(f"{path}:{line_number}: expected a JSON object with a string field `text`")
-        yield record["text"], record
+def jsonl_record(path: Path, line_number: int, line: str) -> Tuple[str, Dict[str, Any]]:
+    """(text, object) of one non-blank JSONL line; a bad line is an error naming it."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}:{line_number}: not a JSON object ({error.msg} at column {error.colno})") from None
+    if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+        raise ValueError(f"{path}:{line_number}: expected a JSON object with a string field `text`")
+    return record["text"], record

@@ -7,14 +7,15 @@ Everything streams, so memory stays bounded whatever the input's size.
 """
 import json
 from contextlib import contextmanager
+from itertools import islice
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Protocol, Tuple, Union
 
 from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
-from ..util import numbered_lines, written_whole
-from .corpus import docbin_docs, jsonl_records
+from ..util import Position, positioned_lines, written_whole
+from .corpus import docbin_docs, jsonl_record
 
 INPUT_SUFFIXES = (".txt", ".jsonl", ".spacy")
 OUTPUT_SUFFIXES = (".jsonl", ".spacy")
@@ -56,15 +57,27 @@ def count_documents(path: Union[str, Path]) -> Optional[int]:
 def read_documents(path: Union[str, Path], vocab: Vocab) -> Iterator[Tuple[Union[str, Doc], Record]]:
     """(text or Doc, record) of every document under `path`, lazily; blank text lines are skipped."""
     for file in input_files(path):
-        if file.suffix == ".spacy":
-            for doc in docbin_docs(file, vocab):
-                yield doc, {}
-        elif file.suffix == ".jsonl":
-            yield from jsonl_records(file)
-        else:
-            for _, line in numbered_lines(file):
-                if line.strip():
-                    yield line, {"text": line}
+        for _, document in file_documents(file, vocab):
+            yield document
+
+
+def file_documents(
+    file: Path, vocab: Vocab, start: Position = Position(0, 1)
+) -> Iterator[Tuple[Position, Tuple[Union[str, Doc], Record]]]:
+    """(where it begins, (text or Doc, record)) of each document of one input file, from `start` on.
+
+    A text or JSONL file is read from `start`'s byte offset; a .spacy file is loaded whole
+    (a DocBin has no index) and its docs before `start` are skipped.
+    """
+    if file.suffix == ".spacy":
+        docs = islice(docbin_docs(file, vocab), start.offset, None)
+        for index, doc in enumerate(docs, start=start.offset):
+            yield Position(index, 0), (doc, {})
+        return
+    for position, line in positioned_lines(file, start):
+        if not line.strip():
+            continue
+        yield position, jsonl_record(file, position.line, line) if file.suffix == ".jsonl" else (line, {"text": line})
 
 
 def entity_records(doc: Doc, score_attr: Optional[str]) -> List[Dict[str, Any]]:
@@ -118,6 +131,11 @@ class DocBinWriter:
         self._doc_bin.to_disk(self._path)
 
 
+def shard_id(index: int) -> str:
+    """The name of the index-th shard of a folder output, here and in the Ray engine's output (distributed/)."""
+    return f"{index:05d}"
+
+
 class DocBinShards:
     """The annotated docs as .spacy files of `shard_size` docs in a folder: memory holds one shard.
 
@@ -137,7 +155,7 @@ class DocBinShards:
     def close(self) -> None:
         """Write the shard in progress, if it holds any doc."""
         if len(self._doc_bin):
-            with written_whole(self._folder / f"{self._n_shards:05d}.spacy") as partial:
+            with written_whole(self._folder / f"{shard_id(self._n_shards)}.spacy") as partial:
                 self._doc_bin.to_disk(partial)
             self._doc_bin = DocBin(store_user_data=True)
             self._n_shards += 1

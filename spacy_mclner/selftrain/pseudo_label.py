@@ -12,7 +12,7 @@ source corpus for `spacy train`.
 """
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 import numpy
 from spacy.tokens import Doc, Span
@@ -66,6 +66,11 @@ def teacher_outputs(pipe: MCLNER, docs: Sequence[Doc]) -> List[TeacherOutput]:
     return [TeacherOutput(*outputs) for outputs in zip(proposals, chained, bands)]
 
 
+def check_threshold(threshold: float) -> None:
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must lie in [0, 1], got {threshold}")
+
+
 def pseudo_label_docs(
     pipe: MCLNER, docs: Sequence[Doc], *, threshold: float, batch_size: int = 64, desc: str = "pseudo-label"
 ) -> List[Optional[Doc]]:
@@ -75,8 +80,7 @@ def pseudo_label_docs(
     vocab; kept docs are annotated in place. Docs are batched by length, as
     `MCLNER.pipe` does, and returned in their order.
     """
-    if not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold must lie in [0, 1], got {threshold}")
+    check_threshold(threshold)
     labels = pipe.labels
     kept: List[Optional[Doc]] = [None for _ in docs]
     by_length = sorted(range(len(docs)), key=lambda i: len(docs[i]))
@@ -111,6 +115,17 @@ class PseudoLabelReport:
 
     def to_dict(self) -> Dict:
         return asdict(self)
+
+    @classmethod
+    def of_kept(cls, lang: str, threshold: float, sentences: int, kept: Iterable[Doc]) -> "PseudoLabelReport":
+        """The report on `sentences` sentences of which the filters kept the docs `kept`."""
+        per_label: Dict[str, int] = {}
+        n_kept = 0
+        for doc in kept:
+            n_kept += 1
+            for ent in doc.ents:
+                per_label[ent.label_] = per_label.get(ent.label_, 0) + 1
+        return cls(lang, threshold, sentences, n_kept, sum(per_label.values()), dict(sorted(per_label.items())))
 
 
 def pseudo_label_quality(
@@ -159,18 +174,7 @@ def pseudo_label_corpus(
     """Pseudo-label `docs` into the .spacy file `output` (written whole or not at all) and report on it."""
     labelled = pseudo_label_docs(pipe, docs, threshold=threshold, batch_size=batch_size, desc=f"pseudo-label {lang}")
     kept = [doc for doc in labelled if doc is not None]
-    per_label: Dict[str, int] = {}
-    for doc in kept:
-        for ent in doc.ents:
-            per_label[ent.label_] = per_label.get(ent.label_, 0) + 1
-    report = PseudoLabelReport(
-        lang=lang,
-        threshold=threshold,
-        sentences=len(docs),
-        kept_sentences=len(kept),
-        kept_entities=sum(per_label.values()),
-        entities_per_label=dict(sorted(per_label.items())),
-    )
+    report = PseudoLabelReport.of_kept(lang, threshold, len(docs), kept)
     if gold is not None:
         report.quality = pseudo_label_quality(pipe, gold, threshold=threshold, labels=labels, batch_size=batch_size)
     write_docbin(kept, output)
