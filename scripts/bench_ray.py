@@ -1,4 +1,5 @@
-"""Annotate words/s: the local engine, and the Ray engine with 1 and 2 workers, on the same text.
+"""Annotate words/s: the local engine, spaCy's `nlp.pipe` with 1 and 2 processes, and the Ray
+engine with 1 and 2 workers, on the same text.
 
 The text is the first N sentences of a token-per-line file (PAN-X German's `unlabeled`, say),
 one sentence a line, written under corpus/ (git-ignored). A local Ray cluster is started once,
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 
 import ray
+import spacy
 import srsly
 import torch
 from spacy.vocab import Vocab
@@ -59,6 +61,21 @@ def main() -> None:
             "seconds": time.perf_counter() - start,
         }
     )
+    texts = [doc.text for doc in docs]
+    for n_process in (1, 2):
+        start = time.perf_counter()
+        nlp = spacy.load(args.model)
+        annotated = sum(1 for _ in nlp.pipe(texts, n_process=n_process, batch_size=64))
+        assert annotated == len(docs), annotated
+        runs.append(
+            {
+                "engine": f"nlp.pipe(n_process={n_process})",
+                "workers": n_process,
+                "threads_per_worker": torch.get_num_threads() if n_process == 1 else 1,
+                "seconds": time.perf_counter() - start,
+            }
+        )
+        del nlp
     ray.init(address="local", num_cpus=cpus, include_dashboard=False)
     try:
         for workers in (1, 2):
@@ -116,7 +133,8 @@ def main() -> None:
     lines = [
         f"Annotate words/s on {len(docs)} sentences ({words} words) of {args.unlabeled}, shards of {args.shard_size}, "
         f"{args.model}, {cpus} CPUs (load average {load_before[0]:.1f} before), Ray {ray.__version__}, {commit}.",
-        "Each time includes loading the pipeline (in every Ray worker), not the start of the local Ray cluster.",
+        "Each time includes loading the pipeline (in every Ray worker), not the start of the local Ray cluster; "
+        "nlp.pipe's worker processes run torch on one thread each.",
         "",
         *markdown_table(header, rows),
     ]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Annotate words/s with the local engine and the Ray engine (1 and 2 workers) on the same
+# Annotate words/s with the local engine, nlp.pipe(n_process=1, 2) and the Ray engine (1 and 2 workers) on the same
 # PAN-X German sentences, into results/scaling/ray.{json,md}. Run it on an otherwise idle machine.
 # Sizes come from the environment (defaults: the measurement in docs/scaling.md).
 set -euo pipefail

@@ -95,3 +95,40 @@ def named_paths(options: List[str], param_hint: str) -> Dict[str, Path]:
 def lang_paths(options: List[str], param_hint: str) -> List[Tuple[str, Path]]:
     """LANG=PATH options as (lang, path) pairs; a language may come more than once."""
     return [_key_value(option, "LANG", param_hint) for option in options]
+
+
+def unlabeled_paths(
+    options: List[str], data: Optional[Path], benchmark: str, targets: Optional[List[str]], unlabeled_dir: str = ""
+) -> Dict[str, Path]:
+    """Each target language's unlabelled text (self-train, trim): --unlabeled LANG=PATH options, and
+    --targets read from --unlabeled-dir (LANG.jsonl or LANG.txt) or else from --data."""
+    from ..data.benchmarks import benchmark_file
+
+    paths: Dict[str, Path] = {}
+    pairs = lang_paths(options, "--unlabeled")
+    if unlabeled_dir:
+        if targets is None:
+            raise typer.BadParameter("--unlabeled-dir needs --targets", param_hint="--unlabeled-dir")
+        pairs += [(lang, own_text(Path(unlabeled_dir), lang)) for lang in targets]
+    elif (data is None) != (targets is None):
+        raise typer.BadParameter("--data and --targets go together", param_hint="--data")
+    elif data is not None and targets is not None:
+        pairs += [(lang, benchmark_file(data, benchmark, lang, "unlabeled")) for lang in targets]
+    for lang, path in pairs:
+        if lang in paths:
+            raise typer.BadParameter(f"unlabelled text for {lang!r} given twice", param_hint="--unlabeled")
+        paths[lang] = path
+    if not paths:
+        raise typer.BadParameter("give --unlabeled LANG=PATH, or --data with --targets", param_hint="--unlabeled")
+    return paths
+
+
+def own_text(folder: Path, lang: str) -> Path:
+    """FOLDER/LANG.jsonl or FOLDER/LANG.txt, exactly one of them."""
+    found = [folder / f"{lang}{suffix}" for suffix in (".jsonl", ".txt") if (folder / f"{lang}{suffix}").is_file()]
+    if len(found) != 1:
+        what = "both" if found else "neither"
+        raise typer.BadParameter(
+            f"expected one of {folder / (lang + '.jsonl')} and {folder / (lang + '.txt')}, found {what}", param_hint="--unlabeled-dir"
+        )
+    return found[0]

@@ -1,10 +1,10 @@
 """`self-train` and `self-train-report`: rounds of pseudo-labelling and student training."""
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 import typer
 
-from ._util import PSEUDO_LABEL_THRESHOLD, app, lang_paths, split_option, use_gpu
+from ._util import PSEUDO_LABEL_THRESHOLD, app, split_option, unlabeled_paths, use_gpu
 
 
 @app.command("self-train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -43,7 +43,7 @@ def self_train_cli(
         output=output,
         config=config,
         source=source,
-        unlabeled=_unlabeled_paths(unlabeled, None if unlabeled_dir else data, benchmark, split_option(targets), unlabeled_dir),
+        unlabeled=unlabeled_paths(unlabeled, None if unlabeled_dir else data, benchmark, split_option(targets), unlabeled_dir),
         dev=dev,
         threshold=threshold,
         views=views,
@@ -70,40 +70,3 @@ def self_train_report_cli(
     records = read_rounds(output)
     write_quality_report(output, records)
     typer.echo(quality_markdown(records))
-
-
-def _unlabeled_paths(
-    options: List[str], data: Optional[Path], benchmark: str, targets: Optional[List[str]], unlabeled_dir: str = ""
-) -> Dict[str, Path]:
-    """Each target language's unlabelled text: --unlabeled LANG=PATH options, and --targets read from
-    --unlabeled-dir (LANG.jsonl or LANG.txt) or else from --data."""
-    from ..data.benchmarks import benchmark_file
-
-    paths: Dict[str, Path] = {}
-    pairs = lang_paths(options, "--unlabeled")
-    if unlabeled_dir:
-        if targets is None:
-            raise typer.BadParameter("--unlabeled-dir needs --targets", param_hint="--unlabeled-dir")
-        pairs += [(lang, _own_text(Path(unlabeled_dir), lang)) for lang in targets]
-    elif (data is None) != (targets is None):
-        raise typer.BadParameter("--data and --targets go together", param_hint="--data")
-    elif data is not None and targets is not None:
-        pairs += [(lang, benchmark_file(data, benchmark, lang, "unlabeled")) for lang in targets]
-    for lang, path in pairs:
-        if lang in paths:
-            raise typer.BadParameter(f"unlabelled text for {lang!r} given twice", param_hint="--unlabeled")
-        paths[lang] = path
-    if not paths:
-        raise typer.BadParameter("give --unlabeled LANG=PATH, or --data with --targets", param_hint="--unlabeled")
-    return paths
-
-
-def _own_text(folder: Path, lang: str) -> Path:
-    """FOLDER/LANG.jsonl or FOLDER/LANG.txt, exactly one of them."""
-    found = [folder / f"{lang}{suffix}" for suffix in (".jsonl", ".txt") if (folder / f"{lang}{suffix}").is_file()]
-    if len(found) != 1:
-        what = "both" if found else "neither"
-        raise typer.BadParameter(
-            f"expected one of {folder / (lang + '.jsonl')} and {folder / (lang + '.txt')}, found {what}", param_hint="--unlabeled-dir"
-        )
-    return found[0]

@@ -6,7 +6,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import typer
 
-from ._util import app, lang_paths
+from ._util import app, lang_paths, split_option, unlabeled_paths
 
 REPORT_FILE = "trim_report.json"
 
@@ -15,7 +15,11 @@ REPORT_FILE = "trim_report.json"
 def trim_cli(
     input_path: Path = typer.Argument(..., help="A trained pipeline folder, or a Hugging Face encoder folder"),
     output: Path = typer.Argument(..., help="Folder to write the trimmed pipeline or encoder to (must not exist)"),
-    text: List[str] = typer.Option(..., "--text", help="LANG=PATH: text whose word pieces are kept (a token-per-line or token<TAB>label file, .txt one text a line, or .jsonl); repeat per file"),
+    text: List[str] = typer.Option([], "--text", help="LANG=PATH: text whose word pieces are kept (a token-per-line or token<TAB>label file, .txt one text a line, .jsonl, or .spacy); repeat per file"),
+    data: Optional[Path] = typer.Option(None, "--data", help="Benchmark data folder: also count the `unlabeled` file of each of --targets (as self-train reads them)"),
+    benchmark: str = typer.Option("conll", "--benchmark", help="conll or panx, for --data"),
+    targets: Optional[str] = typer.Option(None, "--targets", help="Comma-separated target languages to read from --data or --unlabeled-dir"),
+    unlabeled_dir: str = typer.Option("", "--unlabeled-dir", help="Folder of your own raw target text, LANG.txt or LANG.jsonl for each of --targets; replaces --data's files"),
     min_count: int = typer.Option(3, "--min-count", help="Keep a piece seen at least this often in the --text files (special tokens and one-character pieces always stay)"),
     check: List[str] = typer.Option([], "--check", help="LANG=PATH: text (dev sets, say) on which the report counts dropped pieces and <unk>; repeat"),
     storage_dtype: str = typer.Option("float32", "--storage-dtype", help="float32 (exact) or float16 (half the word-piece table on disk; vectors move by float16's rounding)"),
@@ -23,7 +27,12 @@ def trim_cli(
     """Trim an encoder's vocabulary to the pieces of the given text: a smaller pipeline or encoder."""
     if min_count < 1:
         raise typer.BadParameter(f"must be at least 1, got {min_count}", param_hint="--min-count")
-    report = trim(input_path, output, lang_paths(text, "--text"), min_count, lang_paths(check, "--check"), storage_dtype)
+    texts = lang_paths(text, "--text")
+    if data is not None or unlabeled_dir or targets:
+        texts += list(unlabeled_paths([], None if unlabeled_dir else data, benchmark, split_option(targets), unlabeled_dir).items())
+    if not texts:
+        raise typer.BadParameter("give --text LANG=PATH, or --data (or --unlabeled-dir) with --targets", param_hint="--text")
+    report = trim(input_path, output, texts, min_count, lang_paths(check, "--check"), storage_dtype)
     typer.echo(
         f"Kept {report['pieces_kept']:,} of {report['pieces_before']:,} word pieces; "
         f"{report['mb_before']:.0f} MB -> {report['mb_after']:.0f} MB: {output} (report: {output / REPORT_FILE})"
@@ -77,13 +86,16 @@ def trim(
 def _read_texts(files: List[Tuple[str, Path]], option: str) -> List[str]:
     import spacy
 
-    from ..data.corpus import read_unlabeled
+    from ..data.corpus import corpus_files, docbin_docs, read_unlabeled
 
     nlp = spacy.blank("xx")
     texts = []
     for lang, path in files:
         try:
-            texts.extend(doc.text for doc in read_unlabeled(path, nlp, lang, text=path.suffix == ".txt"))
+            if path.is_dir() or path.suffix == ".spacy":
+                texts.extend(doc.text for file in corpus_files([path]) for doc in docbin_docs(file, nlp.vocab))
+            else:
+                texts.extend(doc.text for doc in read_unlabeled(path, nlp, lang, text=path.suffix == ".txt"))
         except (OSError, ValueError) as err:
             raise typer.BadParameter(str(err), param_hint=option) from err
     return texts

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Issue 16's table in one command: the converged 12-layer pipelines (scripts/learning_curves.sh)
+# trimmed to the word pieces of English, German, Spanish and Dutch text (training text and the
+# targets' unlabelled text, never dev), run in int8, beside spaCy's `ner` on the same encoder;
+# `footprint` measures size, load time and memory, inference words/s and dev F1 of each.
+#   MCLNER, NER: the pipelines; MIN_COUNT, STORAGE: trim's frequency floor and table dtype.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-../shared/data}
+MCLNER=${MCLNER:-training/curves/mclner/model-best}
+NER=${NER:-training/curves-ner-lr0.0002-6k/ner/model-best}
+MIN_COUNT=${MIN_COUNT:-1}
+STORAGE=${STORAGE:-float16}
+OUT=${OUT:-training/compact}
+RESULTS=${RESULTS:-results/compact/footprint}
+
+texts=(--text en=$DATA/conll2003/en/train --text de=$DATA/conll2003/de/unlabeled
+    --text es=$DATA/conll2002/es/unlabeled --text nl=$DATA/conll2002/nl/unlabeled
+    --text en=$DATA/panx/en/train --text de=$DATA/panx/de/unlabeled
+    --text es=$DATA/panx/es/unlabeled --text nl=$DATA/panx/nl/unlabeled)
+checks=(--check en=$DATA/conll2003/en/dev --check de=$DATA/conll2003/de/dev
+    --check es=$DATA/conll2002/es/dev --check nl=$DATA/conll2002/nl/dev)
+
+trimmed() {  # PIPELINE OUTPUT
+    [ -d "$2" ] || python -m spacy_mclner trim "$1" "$2" "${texts[@]}" "${checks[@]}" \
+        --min-count "$MIN_COUNT" --storage-dtype "$STORAGE"
+}
+int8() {  # PIPELINE COMPONENT-MODEL-PATH OUTPUT: the same weights, loaded with precision int8
+    [ -d "$3" ] || python - "$1" "$2" "$3" <<'PY'
+import sys, spacy
+path, setting, out = sys.argv[1:]
+config = {}
+node = config
+for key in setting.split("."):
+    node = node.setdefault(key, {})
+node["precision"] = "int8"
+spacy.load(path, config={"components": config}).to_disk(out)
+PY
+}
+trimmed "$MCLNER" "$OUT/mclner-trimmed"
+int8 "$OUT/mclner-trimmed" mclner.model "$OUT/mclner-trimmed-int8"
+int8 "$NER" ner.model.tok2vec "$OUT/ner-int8"
+python -m spacy_mclner footprint ner="$NER" ner-int8="$OUT/ner-int8" mclner="$MCLNER" \
+    mclner-trimmed="$OUT/mclner-trimmed" mclner-trimmed-int8="$OUT/mclner-trimmed-int8" \
+    --speed-data corpus/dev/de-dev.spacy --dev corpus/dev --output "$RESULTS"
