@@ -25,21 +25,26 @@ trimmed() {  # PIPELINE OUTPUT
     [ -d "$2" ] || python -m spacy_mclner trim "$1" "$2" "${texts[@]}" "${checks[@]}" \
         --min-count "$MIN_COUNT" --storage-dtype "$STORAGE"
 }
-int8() {  # PIPELINE COMPONENT-MODEL-PATH OUTPUT: the same weights, loaded with precision int8
-    [ -d "$3" ] || python - "$1" "$2" "$3" <<'PY'
-import sys, spacy
-path, setting, out = sys.argv[1:]
-config = {}
+int8() {  # PIPELINE SECTION OUTPUT: a copy of the pipeline whose config runs SECTION's encoder in int8
+    [ -d "$3" ] && return
+    rm -rf "$3.partial"
+    cp -r "$1" "$3.partial"
+    python - "$3.partial/config.cfg" "$2" <<'PY'
+import sys
+from spacy.util import load_config
+path, section = sys.argv[1:]
+config = load_config(path, interpolate=False)
 node = config
-for key in setting.split("."):
-    node = node.setdefault(key, {})
+for key in section.split("."):
+    node = node[key]
 node["precision"] = "int8"
-spacy.load(path, config={"components": config}).to_disk(out)
+config.to_disk(path)
 PY
+    mv "$3.partial" "$3"
 }
 trimmed "$MCLNER" "$OUT/mclner-trimmed"
-int8 "$OUT/mclner-trimmed" mclner.model "$OUT/mclner-trimmed-int8"
-int8 "$NER" ner.model.tok2vec "$OUT/ner-int8"
+int8 "$OUT/mclner-trimmed" components.mclner.model "$OUT/mclner-trimmed-int8"
+int8 "$NER" components.ner.model.tok2vec "$OUT/ner-int8"
 python -m spacy_mclner footprint ner="$NER" ner-int8="$OUT/ner-int8" mclner="$MCLNER" \
     mclner-trimmed="$OUT/mclner-trimmed" mclner-trimmed-int8="$OUT/mclner-trimmed-int8" \
     --speed-data corpus/dev/de-dev.spacy --dev corpus/dev --output "$RESULTS"
