@@ -14,28 +14,27 @@ PARTIAL_SUFFIX = ".partial"
 
 
 @contextmanager
-def written_whole(path: Union[str, Path]) -> Iterator[Path]:
-    """A sibling path (a file or a folder) to write to, renamed to `path` only when the block ends without an error.
+def written_whole(path: Union[str, Path], *, folder: bool = False) -> Iterator[Path]:
+    """A sibling path to write to, renamed to `path` only when the block ends without an error.
 
     A run killed in the middle leaves a `.partial` file, never a half-written `path` that a
-    rerun (or the next workflow step) would take for a finished one.
+    rerun (or the next workflow step) would take for a finished one. With `folder`, the
+    block writes a folder: one that a killed run left is removed first, and so is this
+    run's when the block fails.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + PARTIAL_SUFFIX)
-    _remove(partial)  # left by a run that was killed
+    if folder:
+        shutil.rmtree(partial, ignore_errors=True)
     try:
         yield partial
         os.replace(partial, path)
     finally:
-        _remove(partial)
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path)
-    elif path.exists():
-        path.unlink()
+        if folder:
+            shutil.rmtree(partial, ignore_errors=True)
+        elif partial.exists():
+            partial.unlink()
 
 
 def write_docbin(docs: Iterable[Doc], path: Union[str, Path]) -> None:

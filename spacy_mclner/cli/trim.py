@@ -67,7 +67,7 @@ def trim(
     count_texts = _read_texts(texts, "--text")
     check_texts = {f"{lang}={path}": lines for (lang, path), lines in zip(checks, (_read_texts([c], "--check") for c in checks))}
     started = time.perf_counter()
-    with written_whole(output) as partial:
+    with written_whole(output, folder=True) as partial:
         trimmed = _trim_pipeline if is_pipeline else _trim_encoder
         report = trimmed(input_path, partial, count_texts, min_count, check_texts, storage_dtype)
         report.update(
