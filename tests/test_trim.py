@@ -141,3 +141,20 @@ def test_footprint_measures_each_pipeline_the_same_way(trimmed_pipeline: dict, t
         assert result["dev_f1"] == {"en": 1.0}  # the pipe was overfitted on these sentences
     table = footprint_markdown(results)
     assert table.splitlines()[0].startswith("| pipeline | disk MB |") and "dev F1 en" in table
+
+
+def test_trim_command_reads_spacy_text_and_needs_some_text(trimmed_pipeline: dict, tmp_path: Path) -> None:
+    from spacy.tokens import DocBin
+    from typer.testing import CliRunner
+
+    from spacy_mclner.cli import app
+
+    root = trimmed_pipeline["root"]
+    nlp = spacy.blank("xx")
+    DocBin(docs=[nlp.make_doc(text) for text in KEPT_TEXTS]).to_disk(tmp_path / "en.spacy")
+    runner = CliRunner()
+    done = runner.invoke(app, ["trim", str(root / "model"), str(tmp_path / "out"), "--text", f"en={tmp_path / 'en.spacy'}"])
+    assert done.exit_code == 0, done.output
+    assert json.loads((tmp_path / "out" / REPORT_FILE).read_text(encoding="utf8"))["pieces_kept"] == trimmed_pipeline["report"]["pieces_kept"]
+    refused = runner.invoke(app, ["trim", str(root / "model"), str(tmp_path / "none")])
+    assert refused.exit_code != 0 and "give --text" in refused.output and not (tmp_path / "none").exists()
