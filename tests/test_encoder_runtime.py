@@ -137,29 +137,29 @@ def test_runtime_settings_follow_the_config_not_the_saved_weights(trained: Langu
     assert runtime_of(_hf(loaded)).settings == EncoderRuntime(freeze_layers=1)
 
 
-@pytest.mark.skipif(not _bf16_supported(), reason="this CPU has no bfloat16 support")
-def test_bfloat16_predicts_what_float32_does_and_trains(trained: Language, encoder_dir: Path):
-    fast = make_nlp(encoder_dir, precision="bfloat16")
-    fast.from_bytes(trained.to_bytes())
-    assert numpy.abs(_probabilities(fast) - _probabilities(trained)).max() < 0.05
+def _same_entities_as(trained: Language, encoder_dir: Path, precision: str, max_probability_change: float) -> Language:
+    """`trained`'s weights run at `precision`: probabilities close to float32's, the same entities."""
+    nlp = make_nlp(encoder_dir, precision=precision)
+    nlp.from_bytes(trained.to_bytes())
+    assert numpy.abs(_probabilities(nlp) - _probabilities(trained)).max() < max_probability_change
     texts = [text for text, _ in TRAIN_DATA]
-    assert [[(e.start, e.end, e.label_) for e in doc.ents] for doc in fast.pipe(texts)] == [
+    assert [[(e.start, e.end, e.label_) for e in doc.ents] for doc in nlp.pipe(texts)] == [
         [(e.start, e.end, e.label_) for e in doc.ents] for doc in trained.pipe(texts)
     ]
+    return nlp
+
+
+@pytest.mark.skipif(not _bf16_supported(), reason="this CPU has no bfloat16 support")
+def test_bfloat16_predicts_what_float32_does_and_trains(trained: Language, encoder_dir: Path):
+    _same_entities_as(trained, encoder_dir, "bfloat16", max_probability_change=0.05)
     fix_random_seed(0)
     losses = _train(make_nlp(encoder_dir, precision="bfloat16", freeze_layers=1, frozen_cache_mb=10), 3)
     assert all(numpy.isfinite(losses)) and losses[-1] < losses[0]
 
 
 def test_int8_predicts_what_float32_does_saves_float32_and_refuses_training(trained: Language, encoder_dir: Path, tmp_path: Path):
-    quantized = make_nlp(encoder_dir, precision="int8")
-    quantized.from_bytes(trained.to_bytes())
     # int8 activations and weights move probabilities (up to 0.18 here), not the entities.
-    assert numpy.abs(_probabilities(quantized) - _probabilities(trained)).max() < 0.25
-    texts = [text for text, _ in TRAIN_DATA]
-    assert [[(e.start, e.end, e.label_) for e in doc.ents] for doc in quantized.pipe(texts)] == [
-        [(e.start, e.end, e.label_) for e in doc.ents] for doc in trained.pipe(texts)
-    ]
+    quantized = _same_entities_as(trained, encoder_dir, "int8", max_probability_change=0.25)
     patch = runtime_of(_hf(quantized))
     assert isinstance(patch.quantized[0].attention.self.query, torch.ao.nn.quantized.dynamic.Linear)
     # The int8 copy lives beside the model: what is saved is the float32 weights, unchanged.
