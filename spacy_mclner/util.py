@@ -84,6 +84,11 @@ def positioned_lines(path: Path, start: Position = Position(0, 1)) -> Iterator[T
             line_number += 1
 
 
+def folder_mb(path: Union[str, Path]) -> float:
+    """Size of a folder's files on disk, in MB (2**20 bytes)."""
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file()) / 2**20
+
+
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]], aligns: str = "") -> List[str]:
     """The lines of a markdown table; `aligns` holds an l or r per column (default: the first left, the rest right)."""
     aligns = aligns or "l" + "r" * (len(header) - 1)

@@ -55,7 +55,7 @@ def trim(
 ) -> Dict[str, Any]:
     """Write the trimmed copy of `input_path` to `output`, whole or not at all, with its report."""
     from ..ml.vocab_trim import STORAGE_DTYPES
-    from ..util import written_whole
+    from ..util import folder_mb, written_whole
 
     if storage_dtype not in STORAGE_DTYPES:
         raise typer.BadParameter(f"expected one of {', '.join(STORAGE_DTYPES)}, got {storage_dtype!r}", param_hint="--storage-dtype")
@@ -65,7 +65,7 @@ def trim(
     if output.exists():
         raise typer.BadParameter(f"{output} already exists", param_hint="OUTPUT")
     count_texts = _read_texts(texts, "--text")
-    check_texts = {f"{lang}={path}": lines for (lang, path), lines in zip(checks, (_read_texts([c], "--check") for c in checks))}
+    check_texts = {f"{lang}={path}": _read_texts([(lang, path)], "--check") for lang, path in checks}
     started = time.perf_counter()
     with written_whole(output, folder=True) as partial:
         trimmed = _trim_pipeline if is_pipeline else _trim_encoder
@@ -76,8 +76,8 @@ def trim(
             min_count=min_count,
             storage_dtype=storage_dtype,
             seconds=round(time.perf_counter() - started, 1),
-            mb_before=_folder_mb(input_path),
-            mb_after=_folder_mb(partial),
+            mb_before=round(folder_mb(input_path), 1),
+            mb_after=round(folder_mb(partial), 1),
         )
         (partial / REPORT_FILE).write_text(json.dumps(report, indent=2), encoding="utf8")
     return report
@@ -135,8 +135,8 @@ def _trim_encoder(
     model = AutoModel.from_pretrained(str(path))
     trim_embeddings(model, kept, storage_dtype)
     model.save_pretrained(str(output))
-    write_trimmed_tokenizer(AutoTokenizer.from_pretrained(str(path), use_fast=True), kept, output)
-    return _report(kept, original, AutoTokenizer.from_pretrained(str(output), use_fast=True), checks)
+    trimmed = write_trimmed_tokenizer(original, kept, output)  # saves `original` as it is, then cuts the files
+    return _report(kept, original, trimmed, checks)
 
 
 def _report(kept: Any, original: Any, trimmed: Any, checks: Dict[str, List[str]]) -> Dict[str, Any]:
@@ -147,7 +147,3 @@ def _report(kept: Any, original: Any, trimmed: Any, checks: Dict[str, List[str]]
         "pieces_kept": len(kept.ids),
         "checks": {name: segmentation_report(original, trimmed, lines) for name, lines in checks.items()},
     }
-
-
-def _folder_mb(path: Path) -> float:
-    return round(sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20, 1)

@@ -11,16 +11,11 @@ from typing import Any, Callable, Dict, List, Sequence, Tuple
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from ..util import markdown_table
+from ..util import folder_mb, markdown_table
 from .bench import best_seconds, concatenated_doc, load_examples, peak_memory
 from .evaluate import evaluate_pipeline
 
 HEADER_START = ["pipeline", "disk MB", "load s", "load peak MB", "loaded MB", "inference words/s"]
-
-
-def folder_mb(path: Path) -> float:
-    """Size of a pipeline folder on disk, in MB (2**20 bytes)."""
-    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file()) / 2**20
 
 
 def footprint(

@@ -17,8 +17,9 @@ are kept whenever they occur); only a character with no kept piece becomes `<unk
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Sequence, Set
+from typing import Any, Dict, Iterable, Iterator, List, Sequence, Set
 
 import torch
 
@@ -43,7 +44,6 @@ class KeptPieces:
 
     ids: List[int]
     vocab_size: int
-    min_count: int
 
     @property
     def new_id(self) -> Dict[int, int]:
@@ -61,21 +61,22 @@ class PieceCounts:
 def count_pieces(tokenizer: Any, texts: Iterable[str]) -> PieceCounts:
     """Segment `texts` with `tokenizer` (no special tokens) and count the pieces."""
     counts = PieceCounts()
-    batch: List[str] = []
-    for text in texts:
-        batch.append(text)
-        if len(batch) == _BATCH:
-            _count_batch(tokenizer, batch, counts)
-            batch = []
-    if batch:
-        _count_batch(tokenizer, batch, counts)
+    for batch in _batches(texts):
+        for text, ids in zip(batch, _piece_ids(tokenizer, batch)):
+            counts.ids.update(ids)
+            counts.chars.update(text)
     return counts
 
 
-def _count_batch(tokenizer: Any, texts: List[str], counts: PieceCounts) -> None:
-    for text, ids in zip(texts, tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]):
-        counts.ids.update(ids)
-        counts.chars.update(text)
+def _batches(texts: Iterable[str]) -> Iterator[List[str]]:
+    """The texts in lists of _BATCH: a fast tokenizer segments a list in one call."""
+    texts = iter(texts)
+    while batch := list(islice(texts, _BATCH)):
+        yield batch
+
+
+def _piece_ids(tokenizer: Any, texts: List[str]) -> List[List[int]]:
+    return tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
 
 
 def pieces_to_keep(tokenizer: Any, counts: PieceCounts, min_count: int) -> KeptPieces:
@@ -89,7 +90,7 @@ def pieces_to_keep(tokenizer: Any, counts: PieceCounts, min_count: int) -> KeptP
     keep.update(piece_id for piece_id, count in counts.ids.items() if count >= min_count)
     spellers = counts.chars | {"▁" + char for char in counts.chars}
     keep.update(piece_id for piece_id, piece in enumerate(pieces) if piece in spellers)
-    return KeptPieces(sorted(keep), len(pieces), min_count)
+    return KeptPieces(sorted(keep), len(pieces))
 
 
 def tokenizer_pieces(tokenizer: Any) -> List[str]:
@@ -223,11 +224,8 @@ def segmentation_report(original: Any, trimmed: Any, texts: Sequence[str]) -> Di
     how many texts segment differently after trimming, and how many `<unk>` each tokenizer makes."""
     report = {"texts": len(texts), "pieces": 0, "dropped_pieces": 0, "texts_changed": 0, "unk_before": 0, "unk_after": 0}
     trimmed_vocab = trimmed.get_vocab()
-    for start in range(0, len(texts), _BATCH):
-        batch = list(texts[start : start + _BATCH])
-        before = original(batch, add_special_tokens=False, verbose=False)["input_ids"]
-        after = trimmed(batch, add_special_tokens=False, verbose=False)["input_ids"]
-        for old_ids, new_ids in zip(before, after):
+    for batch in _batches(texts):
+        for old_ids, new_ids in zip(_piece_ids(original, batch), _piece_ids(trimmed, batch)):
             old_pieces = original.convert_ids_to_tokens(old_ids)
             report["pieces"] += len(old_ids)
             report["dropped_pieces"] += sum(piece not in trimmed_vocab for piece in old_pieces)
