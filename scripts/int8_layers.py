@@ -1,5 +1,5 @@
 """Which of the encoder's linear layers int8 dynamic quantization can take: dev F1 of one pipeline
-with its int8 copy made over a subset of the layers (README, Production).
+with its int8 copy made over a subset of the layers (docs/production.md).
 
 Usage: python scripts/int8_layers.py PIPELINE DEV.spacy VARIANT [--limit 600]
 VARIANT: bf16 (no int8, the pipeline's bfloat16), all (every linear layer, per-tensor weights: what

@@ -153,7 +153,7 @@ class _Patch:
             if self.quantized is None:
                 warnings.warn(
                     "precision = 'int8' quantizes the encoder's activations per tensor: with multilingual-e5-small "
-                    "it cost 5 to 10 dev F1 points on every language (README, Production). Score it on your dev set, "
+                    "it cost 5 to 10 dev F1 points on every language (docs/production.md). Score it on your dev set, "
                     "or use 'bfloat16'."
                 )
             self.quantized = quantize_dynamic(copy.deepcopy(layers), {torch.nn.Linear}, dtype=torch.qint8)
