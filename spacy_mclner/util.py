@@ -1,4 +1,5 @@
 """Small helpers that several commands share: crash-safe writes, line-numbered reading, reports."""
+import hashlib
 import os
 import shutil
 import sys
@@ -82,6 +83,26 @@ def positioned_lines(path: Path, start: Position = Position(0, 1)) -> Iterator[T
             yield Position(offset, line_number), line
             offset += len(raw_line)
             line_number += 1
+
+
+def file_sha256(path: Union[str, Path]) -> str:
+    """The SHA-256 of a file's bytes, read a block at a time."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as content:
+        for block in iter(lambda: content.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def content_sha256(path: Union[str, Path]) -> str:
+    """The SHA-256 of a file, or of a folder's files with their relative names: content, not times or place."""
+    path = Path(path)
+    if not path.is_dir():
+        return file_sha256(path)
+    digest = hashlib.sha256()
+    for file in sorted(f for f in path.rglob("*") if f.is_file()):
+        digest.update(f"{file.relative_to(path).as_posix()}\0{file_sha256(file)}\n".encode("utf8"))
+    return digest.hexdigest()
 
 
 def folder_mb(path: Union[str, Path]) -> float:

@@ -1,4 +1,5 @@
-"""Self-training rounds: the student starts as its teacher, trains with L_mse, rounds resume."""
+"""Self-training rounds: the student starts as its teacher, trains with L_mse, rounds resume, a changed run starts over."""
+from dataclasses import replace
 from pathlib import Path
 from typing import Dict
 
@@ -126,6 +127,16 @@ def test_rounds_resume_after_an_interrupted_round(data: Dict[str, Path], encoder
     result = CliRunner().invoke(app, ["self-train-report", str(output)])
     assert result.exit_code == 0, result.output
     assert (output / "quality.md").read_text(encoding="utf8") == table
+
+    # Another threshold: the folder's rounds are not this run's, so the rerun starts over.
+    round_1 = output / "round-1" / "round.json"
+    before = round_1.stat().st_mtime_ns
+    monkeypatch.setattr(self_training, "train", lambda *args, **kwargs: (trained_rounds.append("changed"), real_train(*args, **kwargs)))
+    records = run_self_training(replace(plan, threshold=0.0, rounds=1))
+    assert trained_rounds[3:] == ["changed"]
+    assert round_1.stat().st_mtime_ns != before and not (output / "round-2").exists()
+    assert [record["round"] for record in records] == [0, 1]
+    assert srsly.read_json(output / "run.json")["settings"]["threshold"] == 0.0
 
 
 def test_the_command_passes_languages_and_config_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):

@@ -10,7 +10,6 @@ input's fingerprint and the settings, so that a rerun on a changed input or with
 settings is refused instead of mixing two runs' outputs in one folder.
 """
 
-import hashlib
 from dataclasses import asdict, dataclass
 from itertools import islice
 from pathlib import Path
@@ -25,7 +24,7 @@ from ..data.documents import file_documents, shard_id, writer_for
 from ..pipeline.annotate import annotate_documents, score_attribute
 from ..pipeline.mclner import MCLNER
 from ..selftrain.pseudo_label import pseudo_label_docs
-from ..util import Position, write_docbin, write_json
+from ..util import Position, file_sha256, write_docbin, write_json
 
 MANIFEST = "manifest.json"
 # Bumped when the manifest's layout changes, so that an old folder is refused, not misread.
@@ -105,16 +104,10 @@ def input_fingerprint(input_path: Path, files: Sequence[Path]) -> List[Dict[str,
     cluster's shared storage is still the same input.
     """
     root = input_path if input_path.is_dir() else input_path.parent
-    fingerprint = []
-    for file in files:
-        digest = hashlib.sha256()
-        with file.open("rb") as content:
-            for block in iter(lambda: content.read(1 << 20), b""):
-                digest.update(block)
-        fingerprint.append(
-            {"name": file.relative_to(root).as_posix(), "bytes": file.stat().st_size, "sha256": digest.hexdigest()}
-        )
-    return fingerprint
+    return [
+        {"name": file.relative_to(root).as_posix(), "bytes": file.stat().st_size, "sha256": file_sha256(file)}
+        for file in files
+    ]
 
 
 # Reads the documents of one input file from a position on, each with where it begins.

@@ -7,10 +7,14 @@ Every round has its own folder under the run's output:
     round-K/student.cfg         the student config, with the teacher's model section
     round-K/model/              `spacy train` output (model-best is the next teacher)
     round-K/round.json          written last: marks the round finished
+    run.json                    what the rounds depend on (contents of teacher, data, config; settings)
 
-A rerun skips finished rounds and the pseudo-label files already written (each
-is written whole or not at all), and retrains an unfinished round's student
-from the start, as `spacy train` cannot resume. The run ends with the
+A rerun with the same run.json skips finished rounds and the pseudo-label files
+already written (each is written whole or not at all), and retrains an
+unfinished round's student from the start, as `spacy train` cannot resume. A
+rerun whose teacher, data or settings differ starts over: its rounds would not
+be the ones the folder holds (the workflow reruns `self-train` exactly when
+`train-mclner` gives it a new teacher). The run ends with the
 pseudo-label quality and dev F1 per round and language as a table
 (quality.md, quality.json) and a plot (quality.png, the paper's Fig. 6c).
 """
@@ -22,14 +26,16 @@ from typing import Any, Dict, List, Optional, Sequence
 import srsly
 from spacy.cli.train import train
 from thinc.api import Config
+from wasabi import msg
 
 from ..data.corpus import read_gold, read_unlabeled
 from ..evaluation.evaluate import evaluate_pipeline
 from ..pipeline.mclner import load_mclner
-from ..util import headless_pyplot, markdown_table, write_json
+from ..util import content_sha256, headless_pyplot, markdown_table, write_json
 from .pseudo_label import pseudo_label_corpus
 
 ROUND_FILE = "round.json"
+RUN_FILE = "run.json"
 
 
 @dataclass
@@ -74,6 +80,7 @@ def run_self_training(plan: SelfTrainingPlan) -> List[Dict[str, Any]]:
         raise ValueError(f"rounds must be at least 1, got {plan.rounds}")
     if not plan.unlabeled:
         raise ValueError("No unlabelled text given: pass --unlabeled LANG=PATH for each target language")
+    _keep_or_clear_rounds(plan)
     records = [_finished(plan.output / "round-0") or _evaluate_source(plan)]
     teacher = plan.teacher
     for round_id in range(1, plan.rounds + 1):
@@ -82,6 +89,49 @@ def run_self_training(plan: SelfTrainingPlan) -> List[Dict[str, Any]]:
         teacher = round_model(plan.output, round_id)
     write_quality_report(plan.output, records)
     return records
+
+
+def run_fingerprint(plan: SelfTrainingPlan) -> Dict[str, Any]:
+    """What every round's outputs depend on, by content; not the round count, so a rerun may add rounds."""
+    fingerprint = {
+        "teacher": content_sha256(plan.teacher),
+        "config": content_sha256(plan.config),
+        "source": content_sha256(plan.source),
+        "views": content_sha256(plan.views) if plan.views is not None else None,
+        "dev": content_sha256(plan.dev),
+        "unlabeled": {lang: content_sha256(path) for lang, path in plan.unlabeled.items()},
+        "settings": {
+            "threshold": plan.threshold,
+            "unlabeled_limit": plan.unlabeled_limit,
+            "text": plan.text,
+            "labels": plan.labels,
+            "eval_limit": plan.eval_limit,
+            "overrides": plan.overrides,
+        },
+    }
+    return srsly.json_loads(srsly.json_dumps(fingerprint))  # as run.json reads back: lists, not tuples
+
+
+def _keep_or_clear_rounds(plan: SelfTrainingPlan) -> None:
+    """Keep the output's rounds only if the run that wrote them had this run's inputs and settings."""
+    path = plan.output / RUN_FILE
+    fingerprint = run_fingerprint(plan)
+    before = srsly.read_json(path) if path.is_file() else None
+    if before == fingerprint:
+        return
+    stale = sorted(plan.output.glob("round-*"))
+    if stale:
+        if before is None:
+            why = f"no {RUN_FILE} says what they were trained from"
+        else:
+            changed = [key for key in fingerprint if key != "settings" and before.get(key) != fingerprint[key]]
+            settings = before.get("settings") or {}
+            changed += [key for key, value in fingerprint["settings"].items() if settings.get(key) != value]
+            why = f"their run had another {', '.join(changed)}"
+        msg.warn(f"Starting over in {plan.output}: its {len(stale)} round folders are not this run's ({why})")
+        for folder in stale:
+            shutil.rmtree(folder)
+    write_json(path, fingerprint)
 
 
 def _finished(folder: Path) -> Optional[Dict[str, Any]]:
