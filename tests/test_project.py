@@ -1,11 +1,15 @@
-"""The project workflow `all`, end to end, on tiny data with the 2-layer encoder."""
+"""The project workflow `all`, end to end, on tiny data with the 2-layer encoder; killed and resumed."""
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Optional, Tuple
 
+import pytest
 import spacy
 import srsly
 from spacy.tokens import Doc, DocBin, Span
@@ -13,13 +17,19 @@ from spacy.tokens import Doc, DocBin, Span
 from .test_benchmarks import write_tiny_benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
+KILLPOINTS = Path(__file__).resolve().parent / "killpoints"
 COMMANDS = ["encoder", "convert", "dictionaries", "codeswitch", "train-baseline", "train-mclner", "self-train", "evaluate", "package"]
 
 
-def run_all(project: Path, variables: dict) -> str:
+def run_all(project: Path, variables: dict, env: Optional[dict] = None) -> subprocess.CompletedProcess:
+    """`weasel run all` in its own process group, so that a fault injected in a step can kill the whole run."""
     args = [sys.executable, "-m", "weasel", "run", "all", str(project)]
     args += [arg for name, value in variables.items() for arg in (f"--vars.{name}", str(value))]
-    result = subprocess.run(args, capture_output=True, text=True)
+    return subprocess.run(args, capture_output=True, text=True, env=env, start_new_session=True)
+
+
+def run_all_ok(project: Path, variables: dict) -> str:
+    result = run_all(project, variables)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout
 
@@ -28,14 +38,22 @@ def read_docs(path: Path) -> list:
     return list(DocBin().from_disk(path).get_docs(spacy.blank("xx").vocab))
 
 
-def test_workflow_all_on_tiny_data(encoder_dir: Path, tmp_path: Path):
-    project = tmp_path / "project"
+def new_project(folder: Path) -> Path:
+    project = folder / "project"
     project.mkdir()
     shutil.copy(ROOT / "project.yml", project)
     shutil.copytree(ROOT / "configs", project / "configs")
-    write_tiny_benchmark(tmp_path / "data")
+    return project
+
+
+@pytest.fixture(scope="module")
+def tiny_run(encoder_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Tuple[Path, dict]:
+    """An uninterrupted `all` on tiny data: (its project folder, the variables it ran with)."""
+    root = tmp_path_factory.mktemp("tiny-workflow")
+    project = new_project(root)
+    write_tiny_benchmark(root / "data")
     variables = {
-        "data": tmp_path / "data",
+        "data": root / "data",
         "encoder": encoder_dir,
         "encoder_layers": 2,
         "train_sents": 3,
@@ -49,7 +67,12 @@ def test_workflow_all_on_tiny_data(encoder_dir: Path, tmp_path: Path):
         "threshold": 0.0,
         "package_name": "tiny_workflow",
     }
-    run_all(project, variables)
+    run_all_ok(project, variables)
+    return project, variables
+
+
+def test_workflow_all_on_tiny_data(tiny_run: Tuple[Path, dict]):
+    project, variables = tiny_run
 
     corpus = project / "corpus" / "conll"
     assert len(read_docs(corpus / "train.spacy")) == 3
@@ -85,8 +108,89 @@ def test_workflow_all_on_tiny_data(encoder_dir: Path, tmp_path: Path):
 
     lock = srsly.read_yaml(project / "project.lock")
     assert set(COMMANDS) <= set(lock)
-    rerun = run_all(project, variables)  # nothing changed: every step is skipped
+    rerun = run_all_ok(project, variables)  # nothing changed: every step is skipped
     assert all(f"Skipping '{command}': nothing changed" in rerun for command in COMMANDS), rerun
+
+
+# Where the fault test kills `all` (tests/killpoints/sitecustomize.py), in order: the process it
+# kills in, the point, and a file that shows the run was killed inside the step, not between steps.
+FAULTS = [
+    ("codeswitch", "spacy_mclner codeswitch", "unrenamed:views.spacy", "corpus/conll/views.spacy.partial"),
+    ("train-mclner", "spacy train configs/mclner_multiview.cfg", "copied:model-best", "training/conll/mclner/model-best/meta.json"),
+    ("self-train", "spacy_mclner self-train", "written:de.json", "training/conll/self/round-1/pseudo/de.json"),
+    ("self-train", "spacy_mclner self-train", "copied:model-best", "training/conll/self/round-1/model/model-best/meta.json"),
+    ("package", "spacy package", "copied:xx_tiny_workflow-0.1.0", "packages/xx_tiny_workflow-0.1.0/xx_tiny_workflow"),
+]
+# What `all` writes; an interrupted and resumed run must write the same.
+OUTPUT_FILES = [
+    "corpus/conll/train.spacy",
+    *(f"corpus/conll/dev/{lang}.spacy" for lang in ("de", "en", "es", "nl")),
+    "corpus/conll/views.spacy",
+    "metrics/conll/codeswitch_coverage.json",
+    "training/conll/self/quality.json",
+    "training/conll/self/round-1/pseudo/de.spacy",
+    "training/conll/self/round-1/pseudo/nl.json",
+]
+PIPELINES = ["training/conll/baseline/model-best", "training/conll/mclner/model-best", "training/conll/self/round-1/model/model-best"]
+
+
+def comparable(path: Path) -> bytes:
+    """A file's bytes; a thinc model file's, less the folder each transformer config was read from.
+
+    spacy-transformers loads a transformer from bytes through a temporary folder whose random name
+    the Hugging Face config keeps as `_name_or_path`, so a student started from its teacher's
+    saved weights never saves the same bytes twice, weights equal or not.
+    """
+    content = path.read_bytes()
+    if path.name != "model":
+        return content
+    model = srsly.msgpack_loads(content)
+    for shims in model["shims"]:
+        for index, shim in enumerate(shims):
+            shims[index] = srsly.msgpack_loads(shim)
+            shims[index].get("config", {}).pop("_name_or_path", None)
+    return srsly.msgpack_dumps(model)
+
+
+def assert_same_folder(expected: Path, found: Path) -> None:
+    """The same files with the same content: a pipeline's weights, config and meta.json."""
+    names = sorted(path.relative_to(expected).as_posix() for path in expected.rglob("*") if path.is_file())
+    assert names == sorted(path.relative_to(found).as_posix() for path in found.rglob("*") if path.is_file())
+    for name in names:
+        assert comparable(expected / name) == comparable(found / name), f"{found / name} differs"
+
+
+def test_a_killed_workflow_resumes_to_the_same_outputs(tiny_run: Tuple[Path, dict], tmp_path: Path):
+    """SIGKILL `all` inside each long step, rerun it each time; the last rerun finishes as a run never killed."""
+    expected, variables = tiny_run
+    project = new_project(tmp_path)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(KILLPOINTS), os.environ.get("PYTHONPATH")]))}
+    for command, process, point, evidence in FAULTS:
+        killed = run_all(project, variables, env={**env, "MCLNER_KILL_IN": process, "MCLNER_KILL_AT": point})
+        assert killed.returncode == -signal.SIGKILL, f"{point} in {process} was never reached:\n{killed.stdout[-2000:]}"
+        assert (project / evidence).exists(), f"killed at {point} in {process}, {evidence} is missing"
+        lock = srsly.read_yaml(project / "project.lock") if (project / "project.lock").exists() else {}
+        assert command not in lock, f"{command} is recorded as finished though it was killed"
+    run_all_ok(project, variables)
+
+    assert not [path for path in project.rglob("*.partial")], "a killed write was left behind"
+    for name in OUTPUT_FILES:
+        assert (project / name).read_bytes() == (expected / name).read_bytes(), f"{name} differs"
+    for name in PIPELINES:
+        assert_same_folder(expected / name, project / name)
+    reports = [srsly.read_json(folder / "metrics" / "conll" / "report.json") for folder in (expected, project)]
+    for report in reports:
+        for pipeline in report["pipelines"].values():
+            pipeline["scores"].pop("speed")
+    assert reports[0] == reports[1]
+    wheel = "packages/xx_tiny_workflow-0.1.0/dist/xx_tiny_workflow-0.1.0-py3-none-any.whl"
+    with zipfile.ZipFile(expected / wheel) as before, zipfile.ZipFile(project / wheel) as after:
+        assert before.namelist() == after.namelist()
+        packaged = "xx_tiny_workflow/xx_tiny_workflow-0.1.0/"
+        student = project / PIPELINES[-1]  # the same as the uninterrupted run's, as checked above
+        files = {path.relative_to(student).as_posix() for path in student.rglob("*") if path.is_file()}
+        assert {name[len(packaged) :] for name in after.namelist() if name.startswith(packaged)} == files | {"README.md"}
+        assert all(after.read(packaged + name) == (student / name).read_bytes() for name in files - {"meta.json"})
 
 
 # (text, entities as (first token, end token, label)): a user's own label set, not the benchmarks'.
@@ -117,10 +221,7 @@ def _custom_docs(sentences: list, lang: str) -> list:
 
 def test_workflow_all_on_a_users_own_labels_and_text(encoder_dir: Path, tmp_path: Path):
     """PER, PRODUCT and EVENT in .spacy files and raw target text, instead of a benchmark."""
-    project = tmp_path / "project"
-    project.mkdir()
-    shutil.copy(ROOT / "project.yml", project)
-    shutil.copytree(ROOT / "configs", project / "configs")
+    project = new_project(tmp_path)
     mine = tmp_path / "mine"
     (mine / "dev").mkdir(parents=True)
     DocBin(docs=_custom_docs(CUSTOM_EN, ""), store_user_data=True).to_disk(mine / "train.spacy")
@@ -151,7 +252,7 @@ def test_workflow_all_on_a_users_own_labels_and_text(encoder_dir: Path, tmp_path
         "threshold": 0.0,
         "package_name": "tiny_shop",
     }
-    run_all(project, variables)
+    run_all_ok(project, variables)
 
     corpus = project / "corpus" / "shop"
     assert [doc.text for doc in read_docs(corpus / "train.spacy")] == [text for text, _ in CUSTOM_EN]
