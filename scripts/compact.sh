@@ -2,6 +2,8 @@
 # Issue 16's table in one command: the converged 12-layer pipelines (scripts/learning_curves.sh)
 # trimmed to the word pieces of English, German, Spanish and Dutch text (training text and the
 # targets' unlabelled text, never dev), run in int8, beside spaCy's `ner` on the same encoder;
+# each also in float32, the precision spacy-transformers runs a transformer in (the converged runs
+# train and run it in bfloat16, through this project's encoder settings, ner's included);
 # `footprint` measures size, load time and memory, inference words/s and dev F1 of each.
 #   MCLNER, NER: the pipelines; MIN_COUNT, STORAGE: trim's frequency floor and table dtype.
 set -euo pipefail
@@ -25,26 +27,29 @@ trimmed() {  # PIPELINE OUTPUT
     [ -d "$2" ] || python -m spacy_mclner trim "$1" "$2" "${texts[@]}" "${checks[@]}" \
         --min-count "$MIN_COUNT" --storage-dtype "$STORAGE"
 }
-int8() {  # PIPELINE SECTION OUTPUT: a copy of the pipeline whose config runs SECTION's encoder in int8
-    [ -d "$3" ] && return
-    rm -rf "$3.partial"
-    cp -r "$1" "$3.partial"
-    python - "$3.partial/config.cfg" "$2" <<'PY'
+with_precision() {  # PIPELINE SECTION PRECISION OUTPUT: a copy whose config runs SECTION's encoder in PRECISION
+    [ -d "$4" ] && return
+    rm -rf "$4.partial"
+    cp -r "$1" "$4.partial"
+    python - "$4.partial/config.cfg" "$2" "$3" <<'PY'
 import sys
 from spacy.util import load_config
-path, section = sys.argv[1:]
+path, section, precision = sys.argv[1:]
 config = load_config(path, interpolate=False)
 node = config
 for key in section.split("."):
     node = node[key]
-node["precision"] = "int8"
+node["precision"] = precision
 config.to_disk(path)
 PY
-    mv "$3.partial" "$3"
+    mv "$4.partial" "$4"
 }
 trimmed "$MCLNER" "$OUT/mclner-trimmed"
-int8 "$OUT/mclner-trimmed" components.mclner.model "$OUT/mclner-trimmed-int8"
-int8 "$NER" components.ner.model.tok2vec "$OUT/ner-int8"
-python -m spacy_mclner footprint ner="$NER" ner-int8="$OUT/ner-int8" mclner="$MCLNER" \
+with_precision "$OUT/mclner-trimmed" components.mclner.model int8 "$OUT/mclner-trimmed-int8"
+with_precision "$NER" components.ner.model.tok2vec int8 "$OUT/ner-int8"
+with_precision "$NER" components.ner.model.tok2vec float32 "$OUT/ner-fp32"
+with_precision "$MCLNER" components.mclner.model float32 "$OUT/mclner-fp32"
+python -m spacy_mclner footprint ner-fp32="$OUT/ner-fp32" ner="$NER" ner-int8="$OUT/ner-int8" \
+    mclner-fp32="$OUT/mclner-fp32" mclner="$MCLNER" \
     mclner-trimmed="$OUT/mclner-trimmed" mclner-trimmed-int8="$OUT/mclner-trimmed-int8" \
     --speed-data corpus/dev/de-dev.spacy --dev corpus/dev --output "$RESULTS"

@@ -5,7 +5,7 @@
 # evaluation in OUT/NAME/curve.jsonl); then one plot of the target macro F1 against steps and the
 # plateau check (python -m spacy_mclner curves). Sizes come from the environment.
 #   RUNS: which rows to train (see the case below; a finished run is kept); NER_LR: ner's peak rate;
-#   MCLNER_LR and NONE_WEIGHT: mclner's.
+#   MCLNER_LR and NONE_WEIGHT: mclner's; SC_WEIGHT and TC_WEIGHT: the full row's (an L_sc weight of 0.1 is an OUT of its own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
@@ -22,6 +22,8 @@ CACHE_MB=${CACHE_MB:-4096}
 NER_LR=${NER_LR:-0.00005}
 MCLNER_LR=${MCLNER_LR:-0.001}
 NONE_WEIGHT=${NONE_WEIGHT:-0.1}        # mclner's weight of `none` cells in L_ce
+SC_WEIGHT=${SC_WEIGHT:-0.5}            # the full row's weights of L_sc and L_tc
+TC_WEIGHT=${TC_WEIGHT:-0.5}
 SEED=${SEED:-0}
 RUNS=${RUNS:-"mclner ner"}
 OUT=${OUT:-training/curves}
@@ -65,7 +67,7 @@ for run in $RUNS; do
         mclner_views) views_run mclner_views 0 0 ;;
         mclner_sc) views_run mclner_sc 0.5 0 ;;
         mclner_tc) views_run mclner_tc 0 0.5 ;;
-        mclner) views_run mclner 0.5 0.5 ;;
+        mclner) views_run mclner "$SC_WEIGHT" "$TC_WEIGHT" ;;
         *) echo "unknown run $run (RUNS takes ner, mclner_ce, mclner_views, mclner_sc, mclner_tc, mclner)" >&2; exit 2 ;;
     esac
 done
