@@ -17,6 +17,7 @@ OUT=${OUT:-training/ablation}
 EVAL_LIMIT=${EVAL_LIMIT:-0}        # dev docs per language in the final scores (0: all)
 METRICS=${METRICS:-metrics}
 MCLNER_ARGS=${MCLNER_ARGS:-}     # extra `spacy train` overrides for the four mclner rows, e.g. none_weight
+NER_LR=${NER_LR:-0.00005}        # the ner row's peak rate: the smoke runs' (docs/smoke-runs.md); the config's is 2e-4
 
 # shellcheck source=scripts/prepare_benchmarks.sh
 . scripts/prepare_benchmarks.sh
@@ -39,7 +40,7 @@ train wo_sc configs/mclner_multiview.cfg --paths.views "$views" --components.mcl
 train wo_tc configs/mclner_multiview.cfg --paths.views "$views" --components.mclner.tc_weight 0 $MCLNER_ARGS
 train wo_both configs/mclner_multiview.cfg --paths.views "$views" --components.mclner.sc_weight 0 \
     --components.mclner.tc_weight 0 $MCLNER_ARGS
-train ner_baseline configs/ner_baseline.cfg
+train ner_baseline configs/ner_baseline.cfg --training.optimizer.learn_rate.initial_rate "$NER_LR"
 # The table: F1 per language and the macro average over the targets, each benchmark on its own
 # (they share languages); PAN-X has no MISC, so the CoNLL-trained models' MISC is left out there.
 rows=()

@@ -22,6 +22,7 @@ EVAL_LIMIT=${EVAL_LIMIT:-300}      # dev docs per language for pseudo-label qual
 STEPS=${STEPS:-30}                 # student training steps per round
 STUDENT_SOURCE=${STUDENT_SOURCE:-500}  # English sentences beside the pseudo-labels in a student's corpus
 THRESHOLD=${THRESHOLD:-0.9}
+NONE_WEIGHT=${NONE_WEIGHT:-1.0}    # teacher's and students' weight of `none` cells: the smoke runs' (the configs': 0.1)
 VIEWS=${VIEWS:-}                   # code-switched views of corpus/en-train.spacy (empty: students train without L_tc)
 BATCH_WORDS=${BATCH_WORDS:-}       # students' batches: padded words of sentences of similar length (empty: BATCH sentences)
 BATCH=32
@@ -36,10 +37,12 @@ if [ ! -f "$TEACHER/meta.json" ]; then
     python -m spacy train configs/mclner.cfg --output "$(dirname "$TEACHER")" \
         --paths.train corpus/en-train.spacy --paths.dev corpus/dev --paths.encoder "$ENCODER" \
         --paths.train_limit "$TRAIN_SENTS" --paths.dev_limit 250 --training.max_epochs "$EPOCHS" --training.eval_frequency 50 \
+        --components.mclner.none_weight "$NONE_WEIGHT" \
         "${by_sentences[@]}" --training.optimizer.learn_rate.total_steps $(( (TRAIN_SENTS + BATCH - 1) / BATCH * EPOCHS ))
 fi
 
 student=(--paths.encoder "$ENCODER" --paths.train_limit "$STUDENT_SOURCE" --paths.dev_limit "$DEV_SELECT"
+         --components.mclner.none_weight "$NONE_WEIGHT"
          --training.max_steps "$STEPS" --training.eval_frequency "$STEPS"
          --training.optimizer.learn_rate.warmup_steps $(( STEPS / 5 )) --training.optimizer.learn_rate.total_steps "$STEPS")
 if [ -n "$BATCH_WORDS" ]; then

@@ -8,6 +8,9 @@ DATA=${DATA:-../shared/data}
 TRAIN_SENTS=${TRAIN_SENTS:-4000}
 EPOCHS=${EPOCHS:-2}
 DEV_SELECT=${DEV_SELECT:-250}     # dev docs per language used to pick the checkpoint
+# The smoke runs' settings (docs/smoke-runs.md), which the configs no longer default to:
+NONE_WEIGHT=${NONE_WEIGHT:-1.0}   # mclner's weight of `none` cells (the configs': 0.1)
+NER_LR=${NER_LR:-0.00005}         # ner's peak rate (the config's: 2e-4)
 BATCH=32
 STEPS=$(( (TRAIN_SENTS + BATCH - 1) / BATCH * EPOCHS ))
 # The configs batch sentences of similar length by padded words; this run keeps random batches of
@@ -22,6 +25,9 @@ for pair in conll2003/en:en conll2003/de:de conll2002/es:es conll2002/nl:nl; do
 done
 
 mkdir -p metrics
+declare -A settings=([mclner]="--components.mclner.none_weight $NONE_WEIGHT"
+    [ner_baseline]="--training.optimizer.learn_rate.initial_rate $NER_LR")
+# shellcheck disable=SC2086  # each settings entry holds an option and its value
 for name in mclner ner_baseline; do
     if [ ! -f "training/$name/model-best/meta.json" ]; then
         start=$SECONDS
@@ -29,7 +35,7 @@ for name in mclner ner_baseline; do
             --paths.train corpus/en-train.spacy --paths.dev corpus/dev \
             --paths.train_limit "$TRAIN_SENTS" --paths.dev_limit "$DEV_SELECT" \
             --training.max_epochs "$EPOCHS" --training.eval_frequency 50 "${by_sentences[@]}" \
-            --training.optimizer.learn_rate.total_steps "$STEPS" | tee "metrics/train_$name.log"
+            --training.optimizer.learn_rate.total_steps "$STEPS" ${settings[$name]} | tee "metrics/train_$name.log"
         echo "$(( SECONDS - start ))" > "metrics/train_$name.seconds"
     fi
     python -m spacy_mclner evaluate "training/$name/model-best" corpus/dev --output "metrics/dev_$name.json"
