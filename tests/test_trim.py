@@ -143,7 +143,7 @@ def test_footprint_measures_each_pipeline_the_same_way(trimmed_pipeline: dict, t
     assert table.splitlines()[0].startswith("| pipeline | disk MB |") and "dev F1 en" in table
 
 
-def test_trim_command_reads_spacy_text_and_needs_some_text(trimmed_pipeline: dict, tmp_path: Path) -> None:
+def test_trim_command_reads_spacy_text_needs_some_text_and_limits_it(trimmed_pipeline: dict, tmp_path: Path) -> None:
     from spacy.tokens import DocBin
     from typer.testing import CliRunner
 
@@ -158,3 +158,9 @@ def test_trim_command_reads_spacy_text_and_needs_some_text(trimmed_pipeline: dic
     assert json.loads((tmp_path / "out" / REPORT_FILE).read_text(encoding="utf8"))["pieces_kept"] == trimmed_pipeline["report"]["pieces_kept"]
     refused = runner.invoke(app, ["trim", str(root / "model"), str(tmp_path / "none")])
     assert refused.exit_code != 0 and "give --text" in refused.output and not (tmp_path / "none").exists()
+    first = runner.invoke(app, ["trim", str(root / "model"), str(tmp_path / "first"), "--text", f"en={tmp_path / 'en.spacy'}", "--text-limit", "1"])
+    assert first.exit_code == 0, first.output
+    report = json.loads((tmp_path / "first" / REPORT_FILE).read_text(encoding="utf8"))
+    assert report["text_limit"] == 1 and report["pieces_kept"] < trimmed_pipeline["report"]["pieces_kept"]
+    negative = runner.invoke(app, ["trim", str(root / "model"), str(tmp_path / "neg"), "--text", f"en={tmp_path / 'en.spacy'}", "--text-limit", "-1"])
+    assert negative.exit_code != 0 and "--text-limit" in negative.output

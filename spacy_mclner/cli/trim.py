@@ -21,18 +21,21 @@ def trim_cli(
     targets: Optional[str] = typer.Option(None, "--targets", help="Comma-separated target languages to read from --data or --unlabeled-dir"),
     unlabeled_dir: str = typer.Option("", "--unlabeled-dir", help="Folder of your own raw target text, LANG.txt or LANG.jsonl for each of --targets; replaces --data's files"),
     min_count: int = typer.Option(1, "--min-count", help="Keep a piece seen at least this often in the text (special tokens and one-character pieces always stay); 3 cost 0.2-0.4 dev F1 where 1 cost at most 0.24 (docs/results.md)"),
+    text_limit: int = typer.Option(0, "--text-limit", help="Count only the first N texts of each --text file and --data / --unlabeled-dir file (0: all)"),
     check: List[str] = typer.Option([], "--check", help="LANG=PATH: text (dev sets, say) on which the report counts dropped pieces and <unk>; repeat"),
     storage_dtype: str = typer.Option("float32", "--storage-dtype", help="float32 (exact) or float16 (half the word-piece table on disk; vectors move by float16's rounding)"),
 ) -> None:
     """Trim an encoder's vocabulary to the pieces of the given text: a smaller pipeline or encoder."""
     if min_count < 1:
         raise typer.BadParameter(f"must be at least 1, got {min_count}", param_hint="--min-count")
+    if text_limit < 0:
+        raise typer.BadParameter(f"must be 0 (all) or more, got {text_limit}", param_hint="--text-limit")
     texts = lang_paths(text, "--text")
     if data is not None or unlabeled_dir or targets:
         texts += list(unlabeled_paths([], None if unlabeled_dir else data, benchmark, split_option(targets), unlabeled_dir).items())
     if not texts:
         raise typer.BadParameter("give --text LANG=PATH, or --data (or --unlabeled-dir) with --targets", param_hint="--text")
-    report = trim(input_path, output, texts, min_count, lang_paths(check, "--check"), storage_dtype)
+    report = trim(input_path, output, texts, min_count, lang_paths(check, "--check"), storage_dtype, text_limit)
     typer.echo(
         f"Kept {report['pieces_kept']:,} of {report['pieces_before']:,} word pieces; "
         f"{report['mb_before']:.0f} MB -> {report['mb_after']:.0f} MB: {output} (report: {output / REPORT_FILE})"
@@ -52,8 +55,12 @@ def trim(
     min_count: int,
     checks: List[Tuple[str, Path]],
     storage_dtype: str = "float32",
+    text_limit: int = 0,
 ) -> Dict[str, Any]:
-    """Write the trimmed copy of `input_path` to `output`, whole or not at all, with its report."""
+    """Write the trimmed copy of `input_path` to `output`, whole or not at all, with its report.
+
+    text_limit: count the first N texts of each file of `texts` (0: all).
+    """
     from ..ml.vocab_trim import STORAGE_DTYPES
     from ..util import folder_mb, written_whole
 
@@ -64,7 +71,7 @@ def trim(
         raise typer.BadParameter(f"{input_path} is neither a spaCy pipeline nor a Hugging Face encoder folder", param_hint="INPUT")
     if output.exists():
         raise typer.BadParameter(f"{output} already exists", param_hint="OUTPUT")
-    count_texts = _read_texts(texts, "--text")
+    count_texts = _read_texts(texts, "--text", text_limit)
     check_texts = {f"{lang}={path}": _read_texts([(lang, path)], "--check") for lang, path in checks}
     started = time.perf_counter()
     with written_whole(output, folder=True) as partial:
@@ -73,6 +80,7 @@ def trim(
         report.update(
             input=str(input_path),
             texts=[f"{lang}={path}" for lang, path in texts],
+            text_limit=text_limit,
             min_count=min_count,
             storage_dtype=storage_dtype,
             seconds=round(time.perf_counter() - started, 1),
@@ -83,7 +91,10 @@ def trim(
     return report
 
 
-def _read_texts(files: List[Tuple[str, Path]], option: str) -> List[str]:
+def _read_texts(files: List[Tuple[str, Path]], option: str, limit: int = 0) -> List[str]:
+    """The texts of each file, the first `limit` of each (0: all)."""
+    from itertools import islice
+
     import spacy
 
     from ..data.corpus import corpus_files, docbin_docs, read_unlabeled
@@ -93,9 +104,10 @@ def _read_texts(files: List[Tuple[str, Path]], option: str) -> List[str]:
     for lang, path in files:
         try:
             if path.is_dir() or path.suffix == ".spacy":
-                texts.extend(doc.text for file in corpus_files([path]) for doc in docbin_docs(file, nlp.vocab))
+                docs = (doc for file in corpus_files([path]) for doc in docbin_docs(file, nlp.vocab))
             else:
-                texts.extend(doc.text for doc in read_unlabeled(path, nlp, lang, text=path.suffix == ".txt"))
+                docs = read_unlabeled(path, nlp, lang, text=path.suffix == ".txt")
+            texts.extend(doc.text for doc in islice(docs, limit or None))
         except (OSError, ValueError) as err:
             raise typer.BadParameter(str(err), param_hint=option) from err
     return texts
