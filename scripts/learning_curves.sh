@@ -5,7 +5,8 @@
 # evaluation in OUT/NAME/curve.jsonl); then one plot of the target macro F1 against steps and the
 # plateau check (python -m spacy_mclner curves). Sizes come from the environment.
 #   RUNS: which rows to train (see the case below; a finished run is kept); NER_LR: ner's peak rate;
-#   MCLNER_LR and NONE_WEIGHT: mclner's; SC_WEIGHT and TC_WEIGHT: the full row's (an L_sc weight of 0.1 is an OUT of its own).
+#   MCLNER_LR and NONE_WEIGHT: mclner's; SC_WEIGHT, TC_WEIGHT and SC_TEMPERATURE: the full row's (a
+#   remedy tried on L_sc is an OUT of its own); WORD_PROB: the views' share of switched phrases outside entities.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
@@ -24,14 +25,16 @@ MCLNER_LR=${MCLNER_LR:-0.001}
 NONE_WEIGHT=${NONE_WEIGHT:-0.1}        # mclner's weight of `none` cells in L_ce
 SC_WEIGHT=${SC_WEIGHT:-0.5}            # the full row's weights of L_sc and L_tc
 TC_WEIGHT=${TC_WEIGHT:-0.5}
+SC_TEMPERATURE=${SC_TEMPERATURE:-null}  # null: L_sc takes `temperature` (0.1), as L_tc does
+WORD_PROB=${WORD_PROB:-0.3}
 SEED=${SEED:-0}
 RUNS=${RUNS:-"mclner ner"}
 OUT=${OUT:-training/curves}
 
 source scripts/prepare_benchmarks.sh
-VIEWS=corpus/en-train-cs-$TRAIN_SENTS-de-es-nl-1.spacy
+VIEWS=corpus/en-train-cs-$TRAIN_SENTS-de-es-nl-1$([ "$WORD_PROB" = 0.3 ] || echo "-p$WORD_PROB").spacy
 [ -f "$VIEWS" ] || python -m spacy_mclner codeswitch corpus/en-train.spacy "$VIEWS" --langs de,es,nl \
-    --langs-per-doc 1 --seed 0 --limit "$TRAIN_SENTS" --report "${VIEWS%.spacy}.coverage.json"
+    --langs-per-doc 1 --seed 0 --limit "$TRAIN_SENTS" --word-prob "$WORD_PROB" --report "${VIEWS%.spacy}.coverage.json"
 
 common=(--paths.train corpus/en-train.spacy --paths.dev corpus/dev --paths.encoder "$ENCODER"
     --paths.train_limit "$TRAIN_SENTS" --paths.dev_limit "$DEV_SELECT"
@@ -56,9 +59,10 @@ train() {  # NAME CONFIG PREFIX-OF-ENCODER-SETTINGS LEARN-RATE [OVERRIDES...]
 
 # The rows of the comparison: spaCy's ner; mclner with L_ce only; + L_ce on the views; + L_sc; + L_tc;
 # the full source stage (views, L_sc, L_tc), named mclner.
-views_run() {  # NAME SC_WEIGHT TC_WEIGHT
-    train "$1" configs/mclner_multiview.cfg components.mclner.model "$MCLNER_LR" --paths.views "$VIEWS" \
-        --components.mclner.none_weight "$NONE_WEIGHT" --components.mclner.sc_weight "$2" --components.mclner.tc_weight "$3"
+views_run() {  # NAME SC_WEIGHT TC_WEIGHT [OVERRIDES...]
+    local name=$1 sc=$2 tc=$3; shift 3
+    train "$name" configs/mclner_multiview.cfg components.mclner.model "$MCLNER_LR" --paths.views "$VIEWS" \
+        --components.mclner.none_weight "$NONE_WEIGHT" --components.mclner.sc_weight "$sc" --components.mclner.tc_weight "$tc" "$@"
 }
 for run in $RUNS; do
     case $run in
@@ -67,7 +71,7 @@ for run in $RUNS; do
         mclner_views) views_run mclner_views 0 0 ;;
         mclner_sc) views_run mclner_sc 0.5 0 ;;
         mclner_tc) views_run mclner_tc 0 0.5 ;;
-        mclner) views_run mclner "$SC_WEIGHT" "$TC_WEIGHT" ;;
+        mclner) views_run mclner "$SC_WEIGHT" "$TC_WEIGHT" --components.mclner.sc_temperature "$SC_TEMPERATURE" ;;
         *) echo "unknown run $run (RUNS takes ner, mclner_ce, mclner_views, mclner_sc, mclner_tc, mclner)" >&2; exit 2 ;;
     esac
 done

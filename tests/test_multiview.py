@@ -122,3 +122,23 @@ def test_bench_training_batches_carry_the_views_within_the_padded_budget(corpus)
     # Padded words: the longest source sentence of a batch times its sentences (views are the pipe's to add).
     assert all(len(batch) * max(len(eg) for eg in batch) <= 20 or len(batch) == 1 for batch in batches)
     assert len(multiview_batches(source, views, batch_words=20, n_batches=1)(spacy.blank("xx"))) == 1
+
+
+def test_sc_temperature_sets_l_sc_apart_from_l_tc(corpus, encoder_dir: Path):
+    fix_random_seed(0)
+    nlp = spacy.blank("xx")
+    pipe = nlp.add_pipe("mclner", config={"model": {"tok2vec": {"name": str(encoder_dir)}, **SMALL_HEAD}})
+    examples = create_multiview_corpus_reader(*corpus)(nlp)
+    nlp.initialize(lambda: examples)
+    batch = expand_views(examples)
+    grid, _ = pipe.model.begin_update([eg.predicted for eg in batch])
+    parts = {}
+    for sc_temperature in (None, 0.1, 1.0):
+        pipe.cfg["sc_temperature"] = sc_temperature
+        pipe._rng = numpy.random.default_rng(0)  # L_tc samples the same cells each time
+        pipe.get_loss(batch, grid)
+        parts[sc_temperature] = dict(pipe._loss_parts)
+    assert pipe.settings.temperature == 0.1
+    assert parts[0.1] == parts[None]  # unset: L_sc takes `temperature`
+    assert parts[1.0]["tc"] == parts[None]["tc"] and parts[1.0]["ce"] == parts[None]["ce"]
+    assert parts[1.0]["sc"] != pytest.approx(parts[None]["sc"])

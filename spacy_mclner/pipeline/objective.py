@@ -82,7 +82,7 @@ def objective(
         if settings.sc_weight and sentence_pairs:
             sentences = xp2torch(grid.sentence_vectors, requires_grad=True)
             rows = torch.as_tensor(sentence_pairs, dtype=torch.long)
-            parts["sc"] = info_nce(sentences[rows[:, 0]], sentences[rows[:, 1]], settings.temperature)
+            parts["sc"] = info_nce(sentences[rows[:, 0]], sentences[rows[:, 1]], settings.sc_tau)
         if settings.tc_weight and window_pairs:
             projections = xp2torch(grid.projections, requires_grad=True)
             parts["tc"] = relation_contrast(examples, grid, window_pairs, projections, settings, rng)

@@ -1,7 +1,7 @@
 """The `mclner` component's settings, defined once: the factory's defaults, signature and the saved cfg come from here."""
 import inspect
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,9 @@ class MCLNERSettings:
     sc_weight, tc_weight: weights of the semantic (L_sc) and relation (L_tc)
         contrastive losses on code-switched views; 0 switches one off (the
         paper's ablations w/o sc, w/o tc, w/o both).
-    temperature: InfoNCE temperature of both contrastive losses.
+    temperature: InfoNCE temperature of both contrastive losses, unless sc_temperature is set.
+    sc_temperature: L_sc's own temperature (None: `temperature`), to tune the sentence-level
+        loss apart from the cell-level one (a remedy tried on L_sc, docs/results.md).
     tc_other_cells: cells between kept words sampled per sentence for L_tc,
         besides all aligned entity cells.
     mse_weight: weight of L_mse between the student's and the teacher's cell
@@ -37,6 +39,7 @@ class MCLNERSettings:
     sc_weight: float = 0.5
     tc_weight: float = 0.5
     temperature: float = 0.1
+    sc_temperature: Optional[float] = None
     tc_other_cells: int = 16
     mse_weight: float = 0.0
 
@@ -45,6 +48,11 @@ class MCLNERSettings:
             raise ValueError(f"max_entity_width must be at least 1, got {self.max_entity_width}")
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold must lie in [0, 1], got {self.threshold}")
+
+    @property
+    def sc_tau(self) -> float:
+        """The temperature L_sc uses."""
+        return self.temperature if self.sc_temperature is None else self.sc_temperature
 
     def to_cfg(self) -> Dict[str, Any]:
         return asdict(self)
