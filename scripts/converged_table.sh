@@ -4,13 +4,19 @@
 # bfloat16, 4,000 English sentences), scored on the full dev sets, then one table of the mean and
 # standard deviation over seeds (scripts/results_table.py). Finished runs and scores are kept, so
 # a rerun continues where the last one stopped. Rows: ner (lr 2e-4, 6,000 steps) and the
-# learning_curves.sh rows of mclner (3,000 steps): mclner_ce, mclner_views, mclner_sc, mclner_tc, mclner.
+# learning_curves.sh rows of mclner (3,000 steps): mclner_ce, mclner_views, mclner_sc, mclner_tc, mclner;
+# and mclner_self: the full row's model as the teacher of ROUNDS self-training rounds on CoNLL
+# (scripts/self_training.sh), each pseudo-labelling the first SELF_LIMIT unlabelled sentences per
+# target and training its student SELF_STEPS steps on them, the same English sentences and views.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SEEDS=${SEEDS:-"0 1 2"}
 ROWS=${ROWS:-"ner mclner_ce mclner"}
 OUT=${OUT:-training/converged}
 RESULTS=${RESULTS:-results/converged/seeds}
+ROUNDS=${ROUNDS:-2}
+SELF_LIMIT=${SELF_LIMIT:-2000}
+SELF_STEPS=${SELF_STEPS:-1500}
 
 mkdir -p "$RESULTS"
 table=()
@@ -18,13 +24,19 @@ for row in $ROWS; do
     files=()
     for seed in $SEEDS; do
         run=$OUT/seed$seed
-        if [ "$row" = ner ]; then
-            SEED=$seed RUNS=ner NER_LR=0.0002 STEPS=6000 OUT=$run bash scripts/learning_curves.sh
-        else
-            SEED=$seed RUNS=$row OUT=$run bash scripts/learning_curves.sh
-        fi
+        model=$run/$row/model-best
+        case $row in
+            ner) SEED=$seed RUNS=ner NER_LR=0.0002 STEPS=6000 OUT=$run bash scripts/learning_curves.sh ;;
+            mclner_self)
+                SEED=$seed RUNS=mclner OUT=$run bash scripts/learning_curves.sh
+                SEED=$seed TEACHER=$run/mclner/model-best OUT=$run/$row BENCHMARKS=conll ROUNDS=$ROUNDS LIMIT=$SELF_LIMIT \
+                    STEPS=$SELF_STEPS EVAL_EVERY=150 STUDENT_SOURCE=4000 VIEWS=corpus/en-train-cs-4000-de-es-nl-1.spacy \
+                    BATCH_WORDS=250 NONE_WEIGHT=0.1 DEV_SELECT=200 EVAL_LIMIT=0 bash scripts/self_training.sh
+                model=$run/$row/conll/round-$ROUNDS/model/model-best ;;
+            *) SEED=$seed RUNS=$row OUT=$run bash scripts/learning_curves.sh ;;
+        esac
         scores=$RESULTS/dev_${row}_seed$seed.json
-        [ -f "$scores" ] || python -m spacy_mclner evaluate "$run/$row/model-best" corpus/dev --output "$scores"
+        [ -f "$scores" ] || python -m spacy_mclner evaluate "$model" corpus/dev --output "$scores"
         files+=("$scores")
     done
     table+=("$row=$(IFS=,; echo "${files[*]}")")

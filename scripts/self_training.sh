@@ -6,7 +6,7 @@
 # English corpus, those sentences bring their code-switched views and L_tc). Every round has its own folder under
 # OUT/<benchmark> (OUT: training/self), so a rerun resumes after the last finished round.
 # Results: OUT/<benchmark>/quality.{md,json,png}.
-# Sizes come from the environment; the defaults are a CPU-sized run.
+# Sizes come from the environment; the defaults are a CPU-sized run. BENCHMARKS: which of conll, panx to run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
@@ -20,11 +20,14 @@ ROUNDS=${ROUNDS:-2}
 LIMIT=${LIMIT:-300}                # unlabelled sentences per language and round
 EVAL_LIMIT=${EVAL_LIMIT:-300}      # dev docs per language for pseudo-label quality and round scores (0: all)
 STEPS=${STEPS:-30}                 # student training steps per round
+EVAL_EVERY=${EVAL_EVERY:-$STEPS}   # steps between the students' dev evaluations (round-K/curve.jsonl)
 STUDENT_SOURCE=${STUDENT_SOURCE:-500}  # English sentences beside the pseudo-labels in a student's corpus
 THRESHOLD=${THRESHOLD:-0.9}
 NONE_WEIGHT=${NONE_WEIGHT:-1.0}    # teacher's and students' weight of `none` cells: the smoke runs' (the configs': 0.1)
 VIEWS=${VIEWS:-}                   # code-switched views of corpus/en-train.spacy (empty: students train without L_tc)
 BATCH_WORDS=${BATCH_WORDS:-}       # students' batches: padded words of sentences of similar length (empty: BATCH sentences)
+BENCHMARKS=${BENCHMARKS:-"conll panx"}
+SEED=${SEED:-0}                    # the students' seed (their batches and dropout)
 BATCH=32
 # The configs batch sentences of similar length by padded words; the source stage (whose
 # learning-rate schedule counts batches of BATCH sentences) and, without BATCH_WORDS, the
@@ -42,8 +45,8 @@ if [ ! -f "$TEACHER/meta.json" ]; then
 fi
 
 student=(--paths.encoder "$ENCODER" --paths.train_limit "$STUDENT_SOURCE" --paths.dev_limit "$DEV_SELECT"
-         --components.mclner.none_weight "$NONE_WEIGHT"
-         --training.max_steps "$STEPS" --training.eval_frequency "$STEPS"
+         --components.mclner.none_weight "$NONE_WEIGHT" --system.seed "$SEED"
+         --training.max_epochs 0 --training.max_steps "$STEPS" --training.eval_frequency "$EVAL_EVERY"
          --training.optimizer.learn_rate.warmup_steps $(( STEPS / 5 )) --training.optimizer.learn_rate.total_steps "$STEPS")
 if [ -n "$BATCH_WORDS" ]; then
     student+=(--training.batcher.size "$BATCH_WORDS")
@@ -52,13 +55,17 @@ else
 fi
 views=()
 if [ -n "$VIEWS" ]; then views=(--views "$VIEWS"); fi
-python -m spacy_mclner self-train "$TEACHER" "$OUT/conll" --source corpus/en-train.spacy "${views[@]}" --dev corpus/dev \
-    --unlabeled de="$DATA/conll2003/de/unlabeled" --unlabeled es="$DATA/conll2002/es/unlabeled" \
-    --unlabeled nl="$DATA/conll2002/nl/unlabeled" \
-    --rounds "$ROUNDS" --limit "$LIMIT" --eval-limit "$EVAL_LIMIT" --threshold "$THRESHOLD" "${student[@]}"
+if [[ " $BENCHMARKS " == *" conll "* ]]; then
+    python -m spacy_mclner self-train "$TEACHER" "$OUT/conll" --source corpus/en-train.spacy "${views[@]}" --dev corpus/dev \
+        --unlabeled de="$DATA/conll2003/de/unlabeled" --unlabeled es="$DATA/conll2002/es/unlabeled" \
+        --unlabeled nl="$DATA/conll2002/nl/unlabeled" \
+        --rounds "$ROUNDS" --limit "$LIMIT" --eval-limit "$EVAL_LIMIT" --threshold "$THRESHOLD" "${student[@]}"
+fi
 # PAN-X has no MISC: the CoNLL-trained models' MISC entities are left out of the scores.
-panx=()
-for lang in de es ru ar hi zh; do panx+=(--unlabeled "$lang=$DATA/panx/$lang/unlabeled"); done
-python -m spacy_mclner self-train "$TEACHER" "$OUT/panx" --source corpus/en-train.spacy "${views[@]}" --dev corpus/panx-dev \
-    "${panx[@]}" --labels PER,LOC,ORG \
-    --rounds "$ROUNDS" --limit "$LIMIT" --eval-limit "$EVAL_LIMIT" --threshold "$THRESHOLD" "${student[@]}"
+if [[ " $BENCHMARKS " == *" panx "* ]]; then
+    panx=()
+    for lang in de es ru ar hi zh; do panx+=(--unlabeled "$lang=$DATA/panx/$lang/unlabeled"); done
+    python -m spacy_mclner self-train "$TEACHER" "$OUT/panx" --source corpus/en-train.spacy "${views[@]}" --dev corpus/panx-dev \
+        "${panx[@]}" --labels PER,LOC,ORG \
+        --rounds "$ROUNDS" --limit "$LIMIT" --eval-limit "$EVAL_LIMIT" --threshold "$THRESHOLD" "${student[@]}"
+fi

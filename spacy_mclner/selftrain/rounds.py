@@ -6,6 +6,7 @@ Every round has its own folder under the run's output:
     round-K/pseudo/LANG.spacy   the round's teacher's pseudo-labels (+ LANG.json: kept counts, quality)
     round-K/student.cfg         the student config, with the teacher's model section
     round-K/model/              `spacy train` output (model-best is the next teacher)
+    round-K/curve.jsonl         the student's dev scores at each evaluation (to check its plateau)
     round-K/round.json          written last: marks the round finished
     run.json                    what the rounds depend on (contents of teacher, data, config; settings)
 
@@ -36,6 +37,7 @@ from .pseudo_label import pseudo_label_corpus
 
 ROUND_FILE = "round.json"
 RUN_FILE = "run.json"
+CURVE_FILE = "curve.jsonl"
 
 
 @dataclass
@@ -152,8 +154,10 @@ def _run_round(plan: SelfTrainingPlan, round_id: int, teacher: Path, folder: Pat
     if model_dir.exists():
         shutil.rmtree(model_dir)  # an interrupted round's training
     config_path = folder / "student.cfg"
-    student_config(plan.config, teacher).to_disk(config_path)
+    config = student_config(plan.config, teacher)
+    config.to_disk(config_path)
     overrides = {
+        **({"training.logger.output_file": str(folder / CURVE_FILE)} if "output_file" in config["training"]["logger"] else {}),
         "paths.teacher": str(teacher),
         "paths.train": str(plan.source),
         "paths.pseudo": str(pseudo_dir),
