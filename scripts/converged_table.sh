@@ -8,12 +8,22 @@
 # and mclner_self: the full row's model as the teacher of ROUNDS self-training rounds on CoNLL
 # (scripts/self_training.sh), each pseudo-labelling the first SELF_LIMIT unlabelled sentences per
 # target and training its student SELF_STEPS steps on them, the same English sentences and views.
+# BENCHMARK=panx trains on PAN-X English and scores the PAN-X dev sets of all 38 targets (the first
+# PANX_DEV sentences of each; learning_curves.sh); mclner_self runs on CoNLL only so far.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SEEDS=${SEEDS:-"0 1 2"}
 ROWS=${ROWS:-"ner mclner_ce mclner"}
 OUT=${OUT:-training/converged}
 RESULTS=${RESULTS:-results/converged/seeds}
+BENCHMARK=${BENCHMARK:-conll}
+PANX_DEV=${PANX_DEV:-500}
+export BENCHMARK PANX_DEV
+case $BENCHMARK in
+    conll) DEV=corpus/dev PREFIX=dev ;;
+    panx) DEV=corpus/panx-dev-$PANX_DEV PREFIX=panx_dev ;;
+    *) echo "unknown BENCHMARK $BENCHMARK (conll or panx)" >&2; exit 2 ;;
+esac
 ROUNDS=${ROUNDS:-2}
 SELF_LIMIT=${SELF_LIMIT:-2000}
 SELF_STEPS=${SELF_STEPS:-1500}
@@ -23,11 +33,12 @@ table=()
 for row in $ROWS; do
     files=()
     for seed in $SEEDS; do
-        run=$OUT/seed$seed
+        run=$OUT/$([ "$BENCHMARK" = conll ] || echo "$BENCHMARK-")seed$seed
         model=$run/$row/model-best
         case $row in
             ner) SEED=$seed RUNS=ner NER_LR=0.0002 STEPS=6000 OUT=$run bash scripts/learning_curves.sh ;;
             mclner_self)
+                [ "$BENCHMARK" = conll ] || { echo "mclner_self runs on CoNLL only" >&2; exit 2; }
                 SEED=$seed RUNS=mclner OUT=$run bash scripts/learning_curves.sh
                 SEED=$seed TEACHER=$run/mclner/model-best OUT=$run/$row BENCHMARKS=conll ROUNDS=$ROUNDS LIMIT=$SELF_LIMIT \
                     STEPS=$SELF_STEPS EVAL_EVERY=150 STUDENT_SOURCE=4000 VIEWS=corpus/en-train-cs-4000-de-es-nl-1.spacy \
@@ -35,8 +46,8 @@ for row in $ROWS; do
                 model=$run/$row/conll/round-$ROUNDS/model/model-best ;;
             *) SEED=$seed RUNS=$row OUT=$run bash scripts/learning_curves.sh ;;
         esac
-        scores=$RESULTS/dev_${row}_seed$seed.json
-        [ -f "$scores" ] || python -m spacy_mclner evaluate "$model" corpus/dev --output "$scores"
+        scores=$RESULTS/${PREFIX}_${row}_seed$seed.json
+        [ -f "$scores" ] || python -m spacy_mclner evaluate "$model" "$DEV" --output "$scores"
         files+=("$scores")
     done
     table+=("$row=$(IFS=,; echo "${files[*]}")")

@@ -4,6 +4,8 @@
 # sentences, each trained for STEPS steps with dev F1 every EVAL_EVERY steps (one JSON line per
 # evaluation in OUT/NAME/curve.jsonl); then one plot of the target macro F1 against steps and the
 # plateau check (python -m spacy_mclner curves). Sizes come from the environment.
+#   BENCHMARK: conll (CoNLL-2003 English; CoNLL dev en, de, es, nl) or panx (PAN-X English; the PAN-X
+#   dev sets of all 39 languages, the first PANX_DEV sentences of each, in corpus/panx-dev-PANX_DEV).
 #   RUNS: which rows to train (see the case below; a finished run is kept); NER_LR: ner's peak rate;
 #   MCLNER_LR and NONE_WEIGHT: mclner's; SC_WEIGHT, TC_WEIGHT and SC_TEMPERATURE: the full row's (a
 #   remedy tried on L_sc is an OUT of its own); WORD_PROB: the views' share of switched phrases outside entities.
@@ -12,7 +14,9 @@ cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
 ENCODER=${ENCODER:-assets/encoder}
 TRAIN_SENTS=${TRAIN_SENTS:-4000}
-DEV_SELECT=${DEV_SELECT:-200}       # dev sentences per language (en, de, es, nl) at each evaluation
+BENCHMARK=${BENCHMARK:-conll}
+DEV_SELECT=${DEV_SELECT:-$([ "$BENCHMARK" = panx ] && echo 50 || echo 200)}  # dev sentences per language at each evaluation
+PANX_DEV=${PANX_DEV:-500}
 STEPS=${STEPS:-3000}
 TOTAL_STEPS=${TOTAL_STEPS:-$STEPS}  # where the learning rate's linear decay ends: a shorter run of a longer schedule
 EVAL_EVERY=${EVAL_EVERY:-150}
@@ -32,11 +36,32 @@ RUNS=${RUNS:-"mclner ner"}
 OUT=${OUT:-training/curves}
 
 source scripts/prepare_benchmarks.sh
-VIEWS=corpus/en-train-cs-$TRAIN_SENTS-de-es-nl-1$([ "$WORD_PROB" = 0.3 ] || echo "-p$WORD_PROB").spacy
-[ -f "$VIEWS" ] || python -m spacy_mclner codeswitch corpus/en-train.spacy "$VIEWS" --langs de,es,nl \
-    --langs-per-doc 1 --seed 0 --limit "$TRAIN_SENTS" --word-prob "$WORD_PROB" --report "${VIEWS%.spacy}.coverage.json"
+case $BENCHMARK in
+    conll) TRAIN=corpus/en-train.spacy DEV=corpus/dev TARGETS=de,es,nl SWITCHED=$TARGETS ;;
+    panx)
+        TRAIN=corpus/panx-en-train.spacy DEV=corpus/panx-dev-$PANX_DEV
+        [ -f "$TRAIN" ] || python -m spacy_mclner convert "$DATA/panx/en/train" "$TRAIN" --lang en
+        mkdir -p "$DEV"
+        for lang_dir in "$DATA"/panx/*/; do
+            lang=$(basename "$lang_dir")
+            [ -f "$DEV/$lang-dev.spacy" ] || python -m spacy_mclner convert "$lang_dir/dev" "$DEV/$lang-dev.spacy" --lang "$lang" --limit "$PANX_DEV"
+        done
+        TARGETS=$(for file in "$DEV"/*-dev.spacy; do lang=$(basename "$file" -dev.spacy); [ "$lang" = en ] || echo "$lang"; done | paste -sd,)
+        # Views in every target with a dictionary here: tl has neither CLDR names nor a FreeDict
+        # package, so it has no views (it is still scored).
+        SWITCHED=$(echo "$TARGETS" | tr , '\n' | grep -vx tl | paste -sd,) ;;
+    *) echo "unknown BENCHMARK $BENCHMARK (conll or panx)" >&2; exit 2 ;;
+esac
+VIEWS=${TRAIN%.spacy}-cs-$TRAIN_SENTS-$([ "$BENCHMARK" = conll ] && echo "${SWITCHED//,/-}" || echo all)-1$([ "$WORD_PROB" = 0.3 ] || echo "-p$WORD_PROB").spacy
+needs_views() { [[ " $RUNS " =~ \ mclner(_views|_sc|_tc)?\  ]]; }
+if needs_views && [ ! -f "$VIEWS" ]; then
+    # FreeDict where Debian has a dictionary for the target (copied or fetched), CLDR names for all
+    python -m spacy_mclner dictionaries corpus/freedict --langs "$SWITCHED"
+    python -m spacy_mclner codeswitch "$TRAIN" "$VIEWS" --langs "$SWITCHED" --langs-per-doc 1 --seed 0 \
+        --freedict-dir corpus/freedict --limit "$TRAIN_SENTS" --word-prob "$WORD_PROB" --report "${VIEWS%.spacy}.coverage.json"
+fi
 
-common=(--paths.train corpus/en-train.spacy --paths.dev corpus/dev --paths.encoder "$ENCODER"
+common=(--paths.train "$TRAIN" --paths.dev "$DEV" --paths.encoder "$ENCODER"
     --paths.train_limit "$TRAIN_SENTS" --paths.dev_limit "$DEV_SELECT"
     --training.max_epochs 0 --training.max_steps "$STEPS" --training.optimizer.learn_rate.total_steps "$TOTAL_STEPS"
     --training.eval_frequency "$EVAL_EVERY" --training.batcher.@batchers spacy.batch_by_padded.v1
@@ -76,4 +101,4 @@ for run in $RUNS; do
     esac
 done
 python -m spacy_mclner curves $(for run in $RUNS; do echo "$run=$OUT/$run"; done) \
-    --targets de,es,nl --output "$OUT/curves"
+    --targets "$TARGETS" --output "$OUT/curves"
