@@ -86,7 +86,9 @@ def shard_texts(folder: Path, suffix: str = "jsonl") -> Dict[str, str]:
     return {path.name: path.read_text(encoding="utf8") for path in sorted(folder.glob(f"*.{suffix}"))}
 
 
-def test_the_shards_cover_the_input_in_order_from_where_each_begins(corpus: Path, tmp_path: Path) -> None:
+def test_the_shards_cover_the_input_in_order_from_where_each_begins(
+    pipeline: Path, corpus: Path, tmp_path: Path
+) -> None:
     shutil.copytree(corpus, tmp_path / "in")
     DocBin(docs=[spacy.blank("xx").make_doc(text) for text in TEXTS * 2]).to_disk(tmp_path / "in" / "c.spacy")
     vocab = Vocab()
@@ -94,14 +96,14 @@ def test_the_shards_cover_the_input_in_order_from_where_each_begins(corpus: Path
     assert len(expected) == 30 + 2 * len(TEXTS)
     for size in (1, 4, SHARD_SIZE, 100):
         plan = annotation_plan(
-            "m", tmp_path / "in", tmp_path / f"out{size}", output_format="jsonl", lang=None, shard_size=size
+            str(pipeline), tmp_path / "in", tmp_path / f"out{size}", output_format="jsonl", lang=None, shard_size=size
         )
         assert [shard.docs for shard in plan.shards[:-1]] == [size] * (len(plan.shards) - 1)
         got = [(str(t), r) for shard in plan.shards for t, r in shard_items(plan.files, shard, document_reader(vocab))]
         assert got == expected
         # The plan that the manifest keeps is the one a rerun finds.
         again = annotation_plan(
-            "m", tmp_path / "in", tmp_path / f"out{size}", output_format="jsonl", lang=None, shard_size=size
+            str(pipeline), tmp_path / "in", tmp_path / f"out{size}", output_format="jsonl", lang=None, shard_size=size
         )
         assert again.shards == plan.shards
     assert plan_shards([], 3) == []
@@ -176,6 +178,17 @@ def test_a_changed_input_or_other_settings_are_refused(
         annotate_with_ray(pipeline, corpus, output, **{**settings, "shard_size": 8})
     with pytest.raises(ValueError, match=r"other settings \(lang 'de' there, None now\)"):
         annotate_with_ray(pipeline, corpus, output, **{**settings, "lang": None})
+    # Another model under the same name (retrained in place, say): its shards are not the old model's.
+    meta = pipeline / "meta.json"
+    original = meta.read_bytes()
+    try:
+        meta.write_bytes(original.replace(b"{", b'{"retrained": true, ', 1))
+        with pytest.raises(ValueError, match=r"other settings \(model_sha256 '[0-9a-f]{64}' there, '[0-9a-f]{64}' now\)"):
+            annotate_with_ray(pipeline, corpus, output, **settings)
+    finally:
+        meta.write_bytes(original)
+    with pytest.raises(FileNotFoundError, match="is neither a pipeline folder nor an installed pipeline package"):
+        annotate_with_ray(tmp_path / "no-model", corpus, output, **settings)
     (output / MANIFEST).unlink()
     with pytest.raises(ValueError, match="holds files but no manifest.json"):
         annotate_with_ray(pipeline, corpus, output, **settings)

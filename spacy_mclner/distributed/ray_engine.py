@@ -24,7 +24,7 @@ from ..data.annotations import check_known_lang
 from ..data.corpus import docbin_docs
 from ..data.documents import input_files
 from ..selftrain.pseudo_label import PseudoLabelReport, check_threshold
-from ..util import progress
+from ..util import content_sha256, progress
 from .shards import Shard, ShardPlan, annotate_shard, document_reader, pseudo_label_shard, shard_plan, unlabeled_reader
 
 RAY_INSTALL = 'pip install "spacy-mclner[ray]"'
@@ -134,6 +134,20 @@ def model_name(model: Union[str, Path]) -> str:
     return str(Path(model).resolve()) if Path(model).exists() else str(model)
 
 
+def model_fingerprint(model: str) -> str:
+    """The SHA-256 of the pipeline's files (a folder, or an installed package's data folder), so that a
+    rerun with another model under the same name does not take the old model's shards for its own."""
+    folder = Path(model)
+    if not folder.is_dir():
+        if not spacy.util.is_package(model):
+            raise FileNotFoundError(f"{model} is neither a pipeline folder nor an installed pipeline package")
+        package = spacy.util.get_package_path(model)
+        folder = next((sub for sub in sorted(package.iterdir()) if (sub / "config.cfg").is_file()), package)
+    if not (folder / "config.cfg").is_file():
+        raise FileNotFoundError(f"{folder} has no config.cfg: not a spaCy pipeline")
+    return content_sha256(folder)
+
+
 def run_shards(
     plan: ShardPlan,
     output_folder: Path,
@@ -202,7 +216,9 @@ def annotation_plan(
     model: str, input_path: Path, output_folder: Path, *, output_format: str, lang: Optional[str], shard_size: int
 ) -> ShardPlan:
     """The shards of annotate's input `input_path` in `output_folder`, as found there or planned now."""
-    settings = {"task": "annotate", "model": model, "lang": lang, "format": output_format}
+    settings = {
+        "task": "annotate", "model": model, "model_sha256": model_fingerprint(model), "lang": lang, "format": output_format
+    }
     files = input_files(input_path)
     return shard_plan(
         input_path, files, output_folder, read=document_reader(Vocab()), shard_size=shard_size, settings=settings
@@ -269,7 +285,7 @@ def pseudo_label_with_ray(
         output_folder,
         read=unlabeled_reader(spacy.blank("xx"), lang, text),
         shard_size=shard_size,
-        settings={**settings, "format": "spacy"},
+        settings={**settings, "model_sha256": model_fingerprint(model), "format": "spacy"},
         limit=limit,
     )
     worker_args = {"model": model, "lang": lang, "text": text, "threshold": threshold, "batch_size": batch_size}
