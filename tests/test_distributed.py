@@ -19,7 +19,7 @@ from spacy_mclner.cli import app
 from spacy_mclner.cli.annotate import annotate
 from spacy_mclner.data.annotations import get_teacher_distributions
 from spacy_mclner.data.documents import read_documents
-from spacy_mclner.distributed.ray_engine import annotate_with_ray, annotation_plan
+from spacy_mclner.distributed.ray_engine import annotate_with_ray, annotation_plan, model_fingerprint
 from spacy_mclner.distributed.shards import MANIFEST, document_reader, plan_shards, shard_items
 
 from .helpers import TRAIN_DATA
@@ -193,6 +193,19 @@ def test_a_changed_input_or_other_settings_are_refused(
     with pytest.raises(ValueError, match="holds files but no manifest.json"):
         annotate_with_ray(pipeline, corpus, output, **settings)
     assert shard_texts(output) == shard_texts(two_workers)  # nothing was touched
+
+
+def test_an_installed_package_is_fingerprinted_by_its_pipeline_folder(
+    pipeline: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "xx_demo"
+    shutil.copytree(pipeline, package / "xx_demo-0.1.0")
+    (package / "__init__.py").write_text("")
+    monkeypatch.setattr(spacy.util, "is_package", lambda name: name == "xx_demo")
+    monkeypatch.setattr(spacy.util, "get_package_path", lambda name: package)
+    assert model_fingerprint("xx_demo") == model_fingerprint(str(pipeline))  # the package's code is left out
+    with pytest.raises(FileNotFoundError, match="xx_other is neither a pipeline folder nor an installed pipeline package"):
+        model_fingerprint("xx_other")
 
 
 @pytest.mark.parametrize(
