@@ -27,6 +27,7 @@ esac
 ROUNDS=${ROUNDS:-2}
 SELF_LIMIT=${SELF_LIMIT:-2000}
 SELF_STEPS=${SELF_STEPS:-1500}
+SELF_LR=${SELF_LR:-0.0001}  # the students' peak rate: at the source stage's 1e-3 no student beat its teacher
 
 mkdir -p "$RESULTS"
 table=()
@@ -41,7 +42,7 @@ for row in $ROWS; do
                 [ "$BENCHMARK" = conll ] || { echo "mclner_self runs on CoNLL only" >&2; exit 2; }
                 SEED=$seed RUNS=mclner OUT=$run bash scripts/learning_curves.sh
                 SEED=$seed TEACHER=$run/mclner/model-best OUT=$run/$row BENCHMARKS=conll ROUNDS=$ROUNDS LIMIT=$SELF_LIMIT \
-                    STEPS=$SELF_STEPS EVAL_EVERY=150 STUDENT_SOURCE=4000 VIEWS=corpus/en-train-cs-4000-de-es-nl-1.spacy \
+                    STEPS=$SELF_STEPS STUDENT_LR=$SELF_LR EVAL_EVERY=150 STUDENT_SOURCE=4000 VIEWS=corpus/en-train-cs-4000-de-es-nl-1.spacy \
                     BATCH_WORDS=250 NONE_WEIGHT=0.1 DEV_SELECT=200 EVAL_LIMIT=0 bash scripts/self_training.sh
                 model=$run/$row/conll/round-$ROUNDS/model/model-best ;;
             *) SEED=$seed RUNS=$row OUT=$run bash scripts/learning_curves.sh ;;

@@ -22,6 +22,7 @@ EVAL_LIMIT=${EVAL_LIMIT:-300}      # dev docs per language for pseudo-label qual
 STEPS=${STEPS:-30}                 # student training steps per round
 EVAL_EVERY=${EVAL_EVERY:-$STEPS}   # steps between the students' dev evaluations (round-K/curve.jsonl)
 STUDENT_SOURCE=${STUDENT_SOURCE:-500}  # English sentences beside the pseudo-labels in a student's corpus
+STUDENT_LR=${STUDENT_LR:-0.001}    # the students' peak learning rate (they start as their teacher)
 THRESHOLD=${THRESHOLD:-0.9}
 NONE_WEIGHT=${NONE_WEIGHT:-1.0}    # teacher's and students' weight of `none` cells: the smoke runs' (the configs': 0.1)
 VIEWS=${VIEWS:-}                   # code-switched views of corpus/en-train.spacy (empty: students train without L_tc)
@@ -47,6 +48,7 @@ fi
 student=(--paths.encoder "$ENCODER" --paths.train_limit "$STUDENT_SOURCE" --paths.dev_limit "$DEV_SELECT"
          --components.mclner.none_weight "$NONE_WEIGHT" --system.seed "$SEED"
          --training.max_epochs 0 --training.max_steps "$STEPS" --training.eval_frequency "$EVAL_EVERY"
+         --training.optimizer.learn_rate.initial_rate "$STUDENT_LR"
          --training.optimizer.learn_rate.warmup_steps $(( STEPS / 5 )) --training.optimizer.learn_rate.total_steps "$STEPS")
 if [ -n "$BATCH_WORDS" ]; then
     student+=(--training.batcher.size "$BATCH_WORDS")
