@@ -148,6 +148,12 @@ def model_fingerprint(model: str) -> str:
     return content_sha256(folder)
 
 
+def run_settings(task: str, model: str, **settings: Any) -> Dict[str, Any]:
+    """What a run's outputs depend on, for its manifest: the task, the pipeline (by name and by
+    content) and the task's own `settings`."""
+    return {"task": task, "model": model, "model_sha256": model_fingerprint(model), **settings}
+
+
 def run_shards(
     plan: ShardPlan,
     output_folder: Path,
@@ -216,9 +222,7 @@ def annotation_plan(
     model: str, input_path: Path, output_folder: Path, *, output_format: str, lang: Optional[str], shard_size: int
 ) -> ShardPlan:
     """The shards of annotate's input `input_path` in `output_folder`, as found there or planned now."""
-    settings = {
-        "task": "annotate", "model": model, "model_sha256": model_fingerprint(model), "lang": lang, "format": output_format
-    }
+    settings = run_settings("annotate", model, lang=lang, format=output_format)
     files = input_files(input_path)
     return shard_plan(
         input_path, files, output_folder, read=document_reader(Vocab()), shard_size=shard_size, settings=settings
@@ -278,14 +282,14 @@ def pseudo_label_with_ray(
     check_threshold(threshold)
     if not unlabeled.is_file():
         raise FileNotFoundError(f"Unlabelled text file not found: {unlabeled}")
-    settings = {"task": "pseudo-label", "model": model, "lang": lang, "text": text, "threshold": threshold}
+    settings = run_settings("pseudo-label", model, lang=lang, text=text, threshold=threshold, format="spacy")
     plan = shard_plan(
         unlabeled,
         [unlabeled],
         output_folder,
         read=unlabeled_reader(spacy.blank("xx"), lang, text),
         shard_size=shard_size,
-        settings={**settings, "model_sha256": model_fingerprint(model), "format": "spacy"},
+        settings=settings,
         limit=limit,
     )
     worker_args = {"model": model, "lang": lang, "text": text, "threshold": threshold, "batch_size": batch_size}
