@@ -24,6 +24,8 @@ case $BENCHMARK in
     panx) DEV=corpus/panx-dev-$PANX_DEV PREFIX=panx_dev ;;
     *) echo "unknown BENCHMARK $BENCHMARK (conll or panx)" >&2; exit 2 ;;
 esac
+TRAIN_SENTS=${TRAIN_SENTS:-4000}  # learning_curves.sh's English sentences, also the students'
+export TRAIN_SENTS
 ROUNDS=${ROUNDS:-2}
 SELF_LIMIT=${SELF_LIMIT:-2000}
 SELF_STEPS=${SELF_STEPS:-1500}
@@ -42,7 +44,7 @@ for row in $ROWS; do
                 [ "$BENCHMARK" = conll ] || { echo "mclner_self runs on CoNLL only" >&2; exit 2; }
                 SEED=$seed RUNS=mclner OUT=$run bash scripts/learning_curves.sh
                 SEED=$seed TEACHER=$run/mclner/model-best OUT=$run/$row BENCHMARKS=conll ROUNDS=$ROUNDS LIMIT=$SELF_LIMIT \
-                    STEPS=$SELF_STEPS STUDENT_LR=$SELF_LR EVAL_EVERY=150 STUDENT_SOURCE=4000 VIEWS=corpus/en-train-cs-4000-de-es-nl-1.spacy \
+                    STEPS=$SELF_STEPS STUDENT_LR=$SELF_LR EVAL_EVERY=150 STUDENT_SOURCE=$TRAIN_SENTS VIEWS=corpus/en-train-cs-$TRAIN_SENTS-de-es-nl-1.spacy \
                     BATCH_WORDS=250 NONE_WEIGHT=0.1 DEV_SELECT=200 EVAL_LIMIT=0 bash scripts/self_training.sh
                 model=$run/$row/conll/round-$ROUNDS/model/model-best ;;
             *) SEED=$seed RUNS=$row OUT=$run bash scripts/learning_curves.sh ;;

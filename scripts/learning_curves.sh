@@ -37,7 +37,7 @@ OUT=${OUT:-training/curves}
 
 source scripts/prepare_benchmarks.sh
 case $BENCHMARK in
-    conll) TRAIN=corpus/en-train.spacy DEV=corpus/dev TARGETS=de,es,nl SWITCHED=$TARGETS ;;
+    conll) TRAIN=corpus/en-train.spacy DEV=corpus/dev TARGETS=de,es,nl SWITCHED=$TARGETS VIEW_LANGS=de-es-nl ;;
     panx)
         TRAIN=corpus/panx-en-train.spacy DEV=corpus/panx-dev-$PANX_DEV
         [ -f "$TRAIN" ] || python -m spacy_mclner convert "$DATA/panx/en/train" "$TRAIN" --lang en
@@ -49,10 +49,10 @@ case $BENCHMARK in
         TARGETS=$(for file in "$DEV"/*-dev.spacy; do lang=$(basename "$file" -dev.spacy); [ "$lang" = en ] || echo "$lang"; done | paste -sd,)
         # Views in every target with a dictionary here: tl has neither CLDR names nor a FreeDict
         # package, so it has no views (it is still scored).
-        SWITCHED=$(echo "$TARGETS" | tr , '\n' | grep -vx tl | paste -sd,) ;;
+        SWITCHED=$(echo "$TARGETS" | tr , '\n' | grep -vx tl | paste -sd,) VIEW_LANGS=all ;;
     *) echo "unknown BENCHMARK $BENCHMARK (conll or panx)" >&2; exit 2 ;;
 esac
-VIEWS=${TRAIN%.spacy}-cs-$TRAIN_SENTS-$([ "$BENCHMARK" = conll ] && echo "${SWITCHED//,/-}" || echo all)-1$([ "$WORD_PROB" = 0.3 ] || echo "-p$WORD_PROB").spacy
+VIEWS=${TRAIN%.spacy}-cs-$TRAIN_SENTS-$VIEW_LANGS-1$([ "$WORD_PROB" = 0.3 ] || echo "-p$WORD_PROB").spacy
 needs_views() { [[ " $RUNS " =~ \ mclner(_views|_sc|_tc)?\  ]]; }
 if needs_views && [ ! -f "$VIEWS" ]; then
     # FreeDict where Debian has a dictionary for the target (copied or fetched), CLDR names for all
