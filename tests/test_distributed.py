@@ -2,6 +2,7 @@
 after a failure without taking a partial file for a finished one, and refusing a changed input."""
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -19,8 +20,14 @@ from spacy_mclner.cli import app
 from spacy_mclner.cli.annotate import annotate
 from spacy_mclner.data.annotations import get_teacher_distributions
 from spacy_mclner.data.documents import read_documents
-from spacy_mclner.distributed.ray_engine import annotate_with_ray, annotation_plan, model_fingerprint
-from spacy_mclner.distributed.shards import MANIFEST, document_reader, plan_shards, shard_items
+from spacy_mclner.distributed.ray_engine import (
+    ShardAnnotator,
+    annotate_with_ray,
+    annotation_plan,
+    model_fingerprint,
+    run_shards,
+)
+from spacy_mclner.distributed.shards import MANIFEST, Shard, document_reader, plan_shards, shard_items
 
 from .helpers import TRAIN_DATA
 
@@ -160,6 +167,45 @@ def test_a_rerun_after_failures_does_only_the_missing_spacy_shards(
     assert annotate_with_ray(pipeline, corpus, output, **settings).done_now == 0
 
 
+class ShardKillingAnnotator(ShardAnnotator):
+    """A worker whose process dies on shard 00002, as one would on a document too large for its
+    memory; it counts its tries in the file `tries`, and past 5 it raises instead, so that a run
+    that retries without a bound fails this test instead of hanging it."""
+
+    def __init__(self, *args, tries: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.tries = Path(tries)
+
+    def do_shard(self, shard: Shard, output: Path) -> Dict[str, int]:
+        if shard.id == "00002":
+            with self.tries.open("a") as tries:
+                tries.write("x")
+            if len(self.tries.read_text()) <= 5:
+                os._exit(1)
+            raise RuntimeError("retried past its bound")
+        return super().do_shard(shard, output)
+
+
+def test_a_shard_that_kills_its_worker_stops_the_run_after_its_restarts(
+    two_workers: Path, pipeline: Path, corpus: Path, tmp_path: Path
+) -> None:
+    output, tries = tmp_path / "out", tmp_path / "tries"
+    model = str(pipeline.resolve())
+    plan = annotation_plan(model, corpus, output, output_format="jsonl", lang="de", shard_size=SHARD_SIZE)
+    worker_args = {"model": model, "lang": "de", "batch_size": 64, "tries": str(tries)}
+    with pytest.raises(RuntimeError, match=r"A worker died 2 times .* the same command again does the shards") as error:
+        run_shards(plan, output, ShardKillingAnnotator, worker_args, workers=1, worker_restarts=1)
+    assert tries.read_text() == "xx"  # the first try and one retry
+    expected = shard_texts(two_workers)
+    written = shard_texts(output)
+    assert "00002.jsonl" not in written and all(expected[name] == text for name, text in written.items())
+    assert f"{len(written)} of the 5 shards are written." in str(error.value)
+    # The stopped run's workers are gone: the next run on the same cluster gets their CPUs.
+    settings = {"workers": 1, "output_format": "jsonl", "shard_size": SHARD_SIZE, "lang": "de"}
+    run = annotate_with_ray(pipeline, corpus, output, **settings)
+    assert run.done_before == len(written) and shard_texts(output) == expected
+
+
 def test_a_changed_input_or_other_settings_are_refused(
     two_workers: Path, pipeline: Path, corpus: Path, tmp_path: Path
 ) -> None:
@@ -213,6 +259,8 @@ def test_an_installed_package_is_fingerprinted_by_its_pipeline_folder(
     [
         ("annotate", ["--engine", "ray", "--workers", "0"], "--workers", "must be at least 1, got 0"),
         ("annotate", ["--engine", "ray", "--cpus-per-worker", "-1"], "--cpus-per-worker", "must be 0 or more"),
+        ("annotate", ["--engine", "ray", "--worker-restarts", "-1"], "--worker-restarts", "must be 0 or more, got -1"),
+        ("annotate", ["--worker-restarts", "1"], "--worker-restarts", "applies to --engine ray only"),
         ("annotate", ["--engine", "ray", "--format", "csv"], "--format", "expected one of spacy, jsonl"),
         ("annotate", ["--engine", "spark"], "--engine", "expected one of local, ray"),
         ("annotate", ["--workers", "2"], "--workers", "applies to --engine ray only"),

@@ -18,6 +18,9 @@ ENGINES = ("local", "ray")
 ENGINE_HELP = "local: this process; ray: shards on the workers of a Ray cluster, resumable (docs/scaling.md)"
 WORKERS_HELP = "--engine ray: how many workers, each holding the pipeline"
 CPUS_PER_WORKER_HELP = "--engine ray: CPUs (torch threads) of each worker (0: the cluster's CPUs shared out)"
+WORKER_RESTARTS_HELP = (
+    "--engine ray: how many times a worker that died is restarted, its shard given to it again, before the run stops"
+)
 RAY_ADDRESS_HELP = (
     "--engine ray: the cluster to join: HOST:PORT, ray://HOST:10001 or auto "
     "(default: $RAY_ADDRESS, else a cluster started on this machine, else a new local one)"
@@ -48,7 +51,9 @@ def check_engine(ctx: typer.Context, engine: str, ray_only: Dict[str, str]) -> N
                 raise typer.BadParameter("applies to --engine ray only", param_hint=option)
 
 
-def check_ray_options(output: Path, *, workers: int, cpus_per_worker: int, shard_size: int, gpu_id: int = -1) -> None:
+def check_ray_options(
+    output: Path, *, workers: int, cpus_per_worker: int, shard_size: int, worker_restarts: int, gpu_id: int = -1
+) -> None:
     """The Ray engine's options, and Ray being installed; each error names its option."""
     from ..distributed.ray_engine import import_ray
 
@@ -57,8 +62,9 @@ def check_ray_options(output: Path, *, workers: int, cpus_per_worker: int, shard
     for value, option in ((workers, "--workers"), (shard_size, "--shard-size")):
         if value < 1:
             raise typer.BadParameter(f"must be at least 1, got {value}", param_hint=option)
-    if cpus_per_worker < 0:
-        raise typer.BadParameter(f"must be 0 or more, got {cpus_per_worker}", param_hint="--cpus-per-worker")
+    for value, option in ((cpus_per_worker, "--cpus-per-worker"), (worker_restarts, "--worker-restarts")):
+        if value < 0:
+            raise typer.BadParameter(f"must be 0 or more, got {value}", param_hint=option)
     if gpu_id >= 0:
         raise typer.BadParameter("applies to --engine local only: the Ray workers run on CPUs", param_hint="--gpu-id")
     try:

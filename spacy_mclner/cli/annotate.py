@@ -4,10 +4,12 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
+from ..distributed import WORKER_RESTARTS
 from ._util import (
     CPUS_PER_WORKER_HELP,
     ENGINE_HELP,
     RAY_ADDRESS_HELP,
+    WORKER_RESTARTS_HELP,
     WORKERS_HELP,
     app,
     check_engine,
@@ -23,6 +25,7 @@ RAY_OPTIONS = {
     "workers": "--workers",
     "cpus_per_worker": "--cpus-per-worker",
     "ray_address": "--ray-address",
+    "worker_restarts": "--worker-restarts",
     "output_format": "--format",
 }
 
@@ -41,6 +44,7 @@ def annotate_cli(
     workers: int = typer.Option(1, "--workers", help=WORKERS_HELP),
     cpus_per_worker: int = typer.Option(0, "--cpus-per-worker", help=CPUS_PER_WORKER_HELP),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help=RAY_ADDRESS_HELP),
+    worker_restarts: int = typer.Option(WORKER_RESTARTS, "--worker-restarts", help=WORKER_RESTARTS_HELP),
     output_format: str = typer.Option("spacy", "--format", help="--engine ray: each shard's file, spacy or jsonl"),
 ) -> None:
     """Annotate documents with a trained pipeline: entities, offsets and scores, in bounded memory."""
@@ -50,7 +54,14 @@ def annotate_cli(
         n_docs = annotate(model, input_path, output, lang=lang, batch_size=batch_size, shard_size=shard_size)
         typer.echo(f"Annotated {n_docs} docs -> {output}")
         return
-    check_ray_options(output, workers=workers, cpus_per_worker=cpus_per_worker, shard_size=shard_size, gpu_id=gpu_id)
+    check_ray_options(
+        output,
+        workers=workers,
+        cpus_per_worker=cpus_per_worker,
+        shard_size=shard_size,
+        worker_restarts=worker_restarts,
+        gpu_id=gpu_id,
+    )
     run = annotate_sharded(
         model,
         input_path,
@@ -62,6 +73,7 @@ def annotate_cli(
         cpus_per_worker=cpus_per_worker,
         ray_address=ray_address,
         output_format=output_format,
+        worker_restarts=worker_restarts,
     )
     typer.echo(
         f"Annotated {run.docs} docs ({run.words} words) in {run.done_now} shards in {run.seconds:.1f} s, "
@@ -109,6 +121,7 @@ def annotate_sharded(
     cpus_per_worker: int = 0,
     ray_address: Optional[str] = None,
     output_format: str = "spacy",
+    worker_restarts: int = WORKER_RESTARTS,
 ) -> "ShardedRun":
     """Annotate `input_path` into the folder `output` in shards on a Ray cluster; a rerun does the unfinished ones."""
     from ..distributed.ray_engine import OUTPUT_FORMATS, annotate_with_ray
@@ -128,6 +141,7 @@ def annotate_sharded(
         shard_size=shard_size,
         address=ray_address,
         cpus_per_worker=cpus_per_worker,
+        worker_restarts=worker_restarts,
     )
 
 

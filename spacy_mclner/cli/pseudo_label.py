@@ -4,11 +4,13 @@ from typing import Optional
 
 import typer
 
+from ..distributed import WORKER_RESTARTS
 from ._util import (
     CPUS_PER_WORKER_HELP,
     ENGINE_HELP,
     PSEUDO_LABEL_THRESHOLD,
     RAY_ADDRESS_HELP,
+    WORKER_RESTARTS_HELP,
     WORKERS_HELP,
     app,
     check_engine,
@@ -21,6 +23,7 @@ RAY_OPTIONS = {
     "workers": "--workers",
     "cpus_per_worker": "--cpus-per-worker",
     "ray_address": "--ray-address",
+    "worker_restarts": "--worker-restarts",
     "shard_size": "--shard-size",
 }
 
@@ -44,6 +47,7 @@ def pseudo_label_cli(
     workers: int = typer.Option(1, "--workers", help=WORKERS_HELP),
     cpus_per_worker: int = typer.Option(0, "--cpus-per-worker", help=CPUS_PER_WORKER_HELP),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help=RAY_ADDRESS_HELP),
+    worker_restarts: int = typer.Option(WORKER_RESTARTS, "--worker-restarts", help=WORKER_RESTARTS_HELP),
     shard_size: int = typer.Option(10_000, "--shard-size", help="--engine ray: sentences per shard, a worker's unit of work"),
 ) -> None:
     """Label target text with a trained pipeline, keeping the sentences whose every entity is sure and whole."""
@@ -56,7 +60,13 @@ def pseudo_label_cli(
     if engine == "ray":
         from ..distributed.ray_engine import pseudo_label_with_ray
 
-        check_ray_options(output, workers=workers, cpus_per_worker=cpus_per_worker, shard_size=shard_size)
+        check_ray_options(
+            output,
+            workers=workers,
+            cpus_per_worker=cpus_per_worker,
+            shard_size=shard_size,
+            worker_restarts=worker_restarts,
+        )
         if dev is not None:  # read first: a bad dev file is an error before the run, not after it
             nlp, pipe = load_mclner(model)
             gold = read_gold(dev, nlp, lang, limit=dev_limit)
@@ -73,6 +83,7 @@ def pseudo_label_cli(
             shard_size=shard_size,
             address=ray_address,
             cpus_per_worker=cpus_per_worker,
+            worker_restarts=worker_restarts,
         )
         typer.echo(f"{lang}\t{run.done_now} shards pseudo-labelled, {run.done_before} of {run.shards} found done before")
         if dev is not None:

@@ -3,7 +3,8 @@
 Each worker is a Ray actor that loads the pipeline once and annotates (or pseudo-labels) whole
 shards, each into its own file (shards.py), with torch on its share of the CPUs. Ray Data
 schedules the shards over the cluster's nodes, and restarts a worker whose process died and
-gives its shard to it again. A shard that fails in the work itself (its file cannot be
+gives its shard to it again, `worker_restarts` times at most, so that a shard that kills its
+worker every time stops the run instead of looping. A shard that fails in the work itself (its file cannot be
 written, say) is reported and left without a file while the others go on; the run then stops
 with the failures, and the same command run again does what is missing.
 docs/scaling.md says why Ray Data and how to run it on a cluster.
@@ -11,6 +12,7 @@ docs/scaling.md says why Ray Data and how to run it on a cluster.
 
 import json
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import ModuleType
@@ -25,6 +27,7 @@ from ..data.corpus import docbin_docs
 from ..data.documents import input_files
 from ..selftrain.pseudo_label import PseudoLabelReport, check_threshold
 from ..util import content_sha256, progress
+from . import WORKER_RESTARTS
 from .shards import Shard, ShardPlan, annotate_shard, document_reader, pseudo_label_shard, shard_plan, unlabeled_reader
 
 RAY_INSTALL = 'pip install "spacy-mclner[ray]"'
@@ -163,6 +166,7 @@ def run_shards(
     workers: int,
     cpus_per_worker: int = 0,
     address: Optional[str] = None,
+    worker_restarts: int = WORKER_RESTARTS,
 ) -> ShardedRun:
     """Do the shards of `plan` that `output_folder` lacks on `workers` Ray workers of class `worker`.
 
@@ -171,7 +175,9 @@ def run_shards(
     one for the run. A Ray connection already made in this process is used as it is.
     cpus_per_worker: CPUs reserved for each worker, torch's threads in it (0: the cluster's
     CPUs divided among the workers). A shard that failed leaves no file: the run raises,
-    once the others are done, with each failure.
+    once the others are done, with each failure. A worker that dies is restarted and given its
+    shard again, `worker_restarts` times at most; once more (a shard that kills its worker every
+    time, say) stops the run, with the shards written so far kept.
     """
     start = time.perf_counter()
     pending = plan.pending(output_folder)
@@ -188,23 +194,40 @@ def run_shards(
         items = [
             {"shard": json.dumps(asdict(shard)), "output": str(plan.output(output_folder, shard))} for shard in pending
         ]
-        done = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
-            worker,
-            batch_size=1,
-            compute=ray.data.ActorPoolStrategy(size=workers),
-            num_cpus=threads,
-            fn_constructor_kwargs={"files": [str(file) for file in plan.files], "threads": threads, **worker_args},
-        )
+        with warnings.catch_warnings():
+            # Ray's remote arguments of map_batches, deprecated from 2.60 and gone in 2.64 (pyproject's bound)
+            warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
+            done = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+                worker,
+                batch_size=1,
+                compute=ray.data.ActorPoolStrategy(size=workers),
+                num_cpus=threads,
+                fn_constructor_kwargs={"files": [str(file) for file in plan.files], "threads": threads, **worker_args},
+                # Ray Data's defaults, -1, retry a shard without end. Both are bounded: a worker left
+                # restarting when the run stops would hold its CPUs for as long as Ray runs.
+                max_task_retries=worker_restarts,
+                max_restarts=worker_restarts,
+            )
         failed: Dict[str, str] = {}
         with progress(total=len(pending), desc=plan.settings["task"], unit="shard") as bar:
-            for row in done.iter_rows():
-                if row["error"]:
-                    failed[str(row["shard"])] = str(row["error"])
-                else:
-                    run.done_now += 1
-                    run.docs += int(row["docs"])
-                    run.words += int(row["words"])
-                bar.update(1)
+            try:
+                for row in done.iter_rows():
+                    if row["error"]:
+                        failed[str(row["shard"])] = str(row["error"])
+                    else:
+                        run.done_now += 1
+                        run.docs += int(row["docs"])
+                        run.words += int(row["words"])
+                    bar.update(1)
+            except ray.exceptions.RayActorError as error:
+                written = len(plan.shards) - len(plan.pending(output_folder))
+                raise RuntimeError(
+                    f"A worker died {worker_restarts + 1} times (killed, out of memory or lost: its log "
+                    f"says which; a shard that kills its worker every time does this), so the run "
+                    f"stopped; {written} of the {len(plan.shards)} shards are written. Give the workers "
+                    f"more memory or a smaller --batch-size, or allow more restarts (--worker-restarts); "
+                    f"the same command again does the shards that {output_folder} lacks."
+                ) from error
     finally:
         if started_ray:
             ray.shutdown()
@@ -241,6 +264,7 @@ def annotate_with_ray(
     shard_size: int = 10_000,
     address: Optional[str] = None,
     cpus_per_worker: int = 0,
+    worker_restarts: int = WORKER_RESTARTS,
 ) -> ShardedRun:
     """Annotate the shards of `input_path` (annotate's inputs) that `output_folder` lacks; see run_shards."""
     input_path, output_folder, model = Path(input_path), Path(output_folder).resolve(), model_name(model)
@@ -256,6 +280,7 @@ def annotate_with_ray(
         workers=workers,
         cpus_per_worker=cpus_per_worker,
         address=address,
+        worker_restarts=worker_restarts,
     )
 
 
@@ -273,6 +298,7 @@ def pseudo_label_with_ray(
     shard_size: int = 10_000,
     address: Optional[str] = None,
     cpus_per_worker: int = 0,
+    worker_restarts: int = WORKER_RESTARTS,
 ) -> Tuple[ShardedRun, PseudoLabelReport]:
     """Pseudo-label the shards of `unlabeled` (read as `read_unlabeled` reads it) that `output_folder` lacks,
     each into a .spacy file of its kept sentences; see run_shards. The report counts every shard's
@@ -301,6 +327,7 @@ def pseudo_label_with_ray(
         workers=workers,
         cpus_per_worker=cpus_per_worker,
         address=address,
+        worker_restarts=worker_restarts,
     )
     vocab = Vocab()
     kept = (doc for shard in plan.shards for doc in docbin_docs(plan.output(output_folder, shard), vocab))
