@@ -3,8 +3,9 @@
 # of SEEDS (scripts/learning_curves.sh: 12-layer encoder, bottom 8 layers frozen and cached,
 # bfloat16, 4,000 English sentences), scored on the full dev sets, then one table of the mean and
 # standard deviation over seeds (scripts/results_table.py). Finished runs and scores are kept, so
-# a rerun continues where the last one stopped. Rows: ner (lr 2e-4, 6,000 steps) and the
-# learning_curves.sh rows of mclner (3,000 steps): mclner_ce, mclner_views, mclner_sc, mclner_tc, mclner;
+# a rerun continues where the last one stopped. Rows: ner (lr 2e-4) and mclner_ce (L_ce only), 6,000
+# steps each (at 3,000, two of mclner_ce's three seeds were still climbing), and the other
+# learning_curves.sh rows of mclner (3,000 steps): mclner_views, mclner_sc, mclner_tc, mclner;
 # and mclner_self: the full row's model as the teacher of ROUNDS self-training rounds on CoNLL
 # (scripts/self_training.sh), each pseudo-labelling the first SELF_LIMIT unlabelled sentences per
 # target and training its student SELF_STEPS steps on them, the same English sentences and views.
@@ -40,11 +41,16 @@ for row in $ROWS; do
         model=$run/$row/model-best
         case $row in
             ner) SEED=$seed RUNS=ner NER_LR=0.0002 STEPS=6000 OUT=$run bash scripts/learning_curves.sh ;;
+            mclner_ce) SEED=$seed RUNS=mclner_ce STEPS=6000 OUT=$run-ce6k bash scripts/learning_curves.sh
+                model=$run-ce6k/$row/model-best ;;
             mclner_self)
                 [ "$BENCHMARK" = conll ] || { echo "mclner_self runs on CoNLL only" >&2; exit 2; }
                 SEED=$seed RUNS=mclner OUT=$run bash scripts/learning_curves.sh
-                SEED=$seed TEACHER=$run/mclner/model-best OUT=$run/$row BENCHMARKS=conll ROUNDS=$ROUNDS LIMIT=$SELF_LIMIT \
-                    STEPS=$SELF_STEPS STUDENT_LR=$SELF_LR EVAL_EVERY=150 STUDENT_SOURCE=$TRAIN_SENTS VIEWS=corpus/en-train-cs-$TRAIN_SENTS-de-es-nl-1.spacy \
+                teacher=$run/mclner/model-best
+                # the students train on the views their first teacher trained on
+                views=$(python -c 'import sys, spacy; print(spacy.util.load_config(sys.argv[1])["paths"]["views"])' "$teacher/config.cfg")
+                SEED=$seed TEACHER=$teacher OUT=$run/$row BENCHMARKS=conll ROUNDS=$ROUNDS LIMIT=$SELF_LIMIT \
+                    STEPS=$SELF_STEPS STUDENT_LR=$SELF_LR EVAL_EVERY=150 STUDENT_SOURCE=$TRAIN_SENTS VIEWS=$views \
                     BATCH_WORDS=250 NONE_WEIGHT=0.1 DEV_SELECT=200 EVAL_LIMIT=0 bash scripts/self_training.sh
                 model=$run/$row/conll/round-$ROUNDS/model/model-best ;;
             *) SEED=$seed RUNS=$row OUT=$run bash scripts/learning_curves.sh ;;
