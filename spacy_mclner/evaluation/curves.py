@@ -139,15 +139,25 @@ def curves_report(curves: List[Curve], targets: Sequence[str], output: Path, at_
 
 
 def _plot(curves: List[Curve], targets: Sequence[str], path: Path) -> None:
+    """Two panels: the whole runs, and the same curves with the F1 axis cut to the values of each
+    run's second half, where the plateaus of runs a point or two apart can be told apart."""
     pyplot = headless_pyplot()
 
-    figure, axes = pyplot.subplots(figsize=(7, 4.5))
+    figure, (whole, plateau) = pyplot.subplots(1, 2, figsize=(11, 4.8))
     for curve in curves:
-        axes.plot(curve.steps, curve.target_f, marker=".", label=f"{curve.name} ({curve.seconds[-1] / 60:.0f} min)")
-    axes.set_xlabel("training step")
-    axes.set_ylabel(f"dev macro F1 ({', '.join(targets)})")
-    axes.grid(alpha=0.3)
-    axes.legend()
-    figure.tight_layout()
+        label = f"{curve.name} ({curve.seconds[-1] / 60:.0f} min)"
+        for axes in (whole, plateau):
+            axes.plot(curve.steps, curve.target_f, marker=".", label=label if axes is whole else None)
+    later = [f for curve in curves for step, f in zip(curve.steps, curve.target_f) if step >= curve.steps[-1] / 2]
+    if later:
+        plateau.set_ylim(min(later) - 1, max(later) + 1)
+    for axes, title in ((whole, "whole runs"), (plateau, "F1 axis cut to the runs' second halves")):
+        axes.set_xlabel("training step")
+        axes.set_ylabel(f"dev macro F1 ({', '.join(targets)})")
+        axes.set_title(title, fontsize="medium")
+        axes.grid(alpha=0.3)
+    figure.legend(loc="lower center", ncol=min(3, len(curves)), fontsize="small", frameon=False)
+    rows = -(-len(curves) // 3)
+    figure.tight_layout(rect=(0, 0.06 * rows, 1, 1))
     figure.savefig(path, dpi=120)
     pyplot.close(figure)
