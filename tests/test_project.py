@@ -60,7 +60,9 @@ def tiny_run(encoder_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         "data": root / "data",
         "encoder": encoder_dir,
         "encoder_layers": 2,
+        "freeze_layers": 1,  # of the 2: the frozen layer's cache is in the run too
         "train_sents": 3,
+        "baseline_steps": 2,
         "train_steps": 2,
         "eval_frequency": 2,
         "dev_select": 2,
@@ -102,6 +104,9 @@ def test_workflow_all_on_tiny_data(tiny_run: Tuple[Path, dict]):
     markdown = (project / "metrics" / "conll" / "report.md").read_text(encoding="utf8")
     assert "| pipeline | de | en | es | nl | avg (de, es, nl) | words/s |" in markdown
     assert (project / "metrics" / "conll" / "report.png").read_bytes()[:4] == b"\x89PNG"
+    curves = srsly.read_json(project / "metrics" / "conll" / "curves.json")
+    assert [(run["name"], run["steps"]) for run in curves["runs"]] == [("baseline", 2), ("mclner", 2), ("round-1", 2)]
+    assert all(isinstance(run["plateaued"], bool) for run in curves["runs"])
 
     wheel = project / "packages" / "xx_tiny_workflow-0.1.0" / "dist" / "xx_tiny_workflow-0.1.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel) as archive:
@@ -247,7 +252,9 @@ def test_workflow_all_on_a_users_own_labels_and_text(encoder_dir: Path, tmp_path
         "data": tmp_path / "no-benchmark-here",
         "encoder": encoder_dir,
         "encoder_layers": 2,
+        "freeze_layers": 1,
         "train_sents": 0,
+        "baseline_steps": 2,
         "train_steps": 2,
         "eval_frequency": 2,
         "dev_select": 2,
