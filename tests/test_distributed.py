@@ -93,6 +93,22 @@ def shard_texts(folder: Path, suffix: str = "jsonl") -> Dict[str, str]:
     return {path.name: path.read_text(encoding="utf8") for path in sorted(folder.glob(f"*.{suffix}"))}
 
 
+def shard_records(folder: Path, score_tolerance: float = 1e-6) -> Dict[str, list]:
+    """The JSONL shards' records, each entity's score compared within `score_tolerance`.
+
+    A worker runs torch on as many threads as it has CPUs, and on some CPUs 1 and 2 threads sum
+    in orders that move a score in its 7th decimal (seen here: 1.2e-7); all else must be equal.
+    """
+    shards = {}
+    for name, text in shard_texts(folder).items():
+        records = [json.loads(line) for line in text.splitlines()]
+        for record in records:
+            for ent in record["ents"]:
+                ent["score"] = pytest.approx(ent["score"], abs=score_tolerance)
+        shards[name] = records
+    return shards
+
+
 def test_the_shards_cover_the_input_in_order_from_where_each_begins(
     pipeline: Path, corpus: Path, tmp_path: Path
 ) -> None:
@@ -133,7 +149,7 @@ def test_one_worker_writes_what_two_write(two_workers: Path, pipeline: Path, cor
     result = CliRunner().invoke(app, [*args, "--format", "jsonl", "--shard-size", str(SHARD_SIZE), "--lang", "de"])
     assert result.exit_code == 0, result.output
     assert "Annotated 30 docs" in result.output and "in 5 shards" in result.output
-    assert shard_texts(tmp_path / "one") == shard_texts(two_workers)
+    assert shard_records(tmp_path / "one") == shard_records(two_workers)  # 2 threads in one worker, 1 in each of two
 
 
 def test_a_rerun_after_failures_does_only_the_missing_spacy_shards(
@@ -196,14 +212,14 @@ def test_a_shard_that_kills_its_worker_stops_the_run_after_its_restarts(
     with pytest.raises(RuntimeError, match=r"A worker died 2 times .* the same command again does the shards") as error:
         run_shards(plan, output, ShardKillingAnnotator, worker_args, workers=1, worker_restarts=1)
     assert tries.read_text() == "xx"  # the first try and one retry
-    expected = shard_texts(two_workers)
-    written = shard_texts(output)
-    assert "00002.jsonl" not in written and all(expected[name] == text for name, text in written.items())
+    expected = shard_records(two_workers)
+    written = shard_records(output)
+    assert "00002.jsonl" not in written and all(expected[name] == records for name, records in written.items())
     assert f"{len(written)} of the 5 shards are written." in str(error.value)
     # The stopped run's workers are gone: the next run on the same cluster gets their CPUs.
     settings = {"workers": 1, "output_format": "jsonl", "shard_size": SHARD_SIZE, "lang": "de"}
     run = annotate_with_ray(pipeline, corpus, output, **settings)
-    assert run.done_before == len(written) and shard_texts(output) == expected
+    assert run.done_before == len(written) and shard_records(output) == expected
 
 
 def test_a_changed_input_or_other_settings_are_refused(
