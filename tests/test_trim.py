@@ -109,6 +109,23 @@ def test_trimmed_encoder_folder_computes_the_same_vectors(encoder_dir: Path, tmp
     assert torch.equal(old, new)
 
 
+def test_keep_top_also_keeps_the_most_probable_pieces(encoder_dir: Path, tmp_path: Path) -> None:
+    counted = [("en", _write(tmp_path / "en.txt", KEPT_TEXTS))]
+    plain = trim(Path(encoder_dir), tmp_path / "plain", counted, 1, [])
+    top = trim(Path(encoder_dir), tmp_path / "top", counted, 1, [], keep_top=500)
+    original = AutoTokenizer.from_pretrained(str(encoder_dir), use_fast=True)
+    scored = json.loads(original.backend_tokenizer.to_str())["model"]["vocab"]
+    threshold = sorted((score for _, score in scored), reverse=True)[499]
+    kept = set(AutoTokenizer.from_pretrained(str(tmp_path / "top"), use_fast=True).get_vocab())
+    assert {piece for piece, score in scored if score > threshold} <= kept
+    assert plain["pieces_kept"] < top["pieces_kept"] <= plain["pieces_kept"] + 500 and top["keep_top"] == 500
+    # Text whose pieces the plain trim kept is segmented as before by both.
+    trimmed = AutoTokenizer.from_pretrained(str(tmp_path / "top"), use_fast=True)
+    assert [original.tokenize(t) for t in KEPT_TEXTS] == [trimmed.tokenize(t) for t in KEPT_TEXTS]
+    with pytest.raises(typer.BadParameter, match="--keep-top|keep_top"):
+        trim(Path(encoder_dir), tmp_path / "negative", counted, 1, [], keep_top=-1)
+
+
 def test_trim_refuses_bad_arguments_and_replaces_a_killed_runs_leftovers(trimmed_pipeline: dict, tmp_path: Path) -> None:
     root = trimmed_pipeline["root"]
     counted = [("en", root / "en.txt")]

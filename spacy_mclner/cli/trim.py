@@ -21,6 +21,7 @@ def trim_cli(
     targets: Optional[str] = typer.Option(None, "--targets", help="Comma-separated target languages to read from --data or --unlabeled-dir"),
     unlabeled_dir: str = typer.Option("", "--unlabeled-dir", help="Folder of your own raw target text, LANG.txt or LANG.jsonl for each of --targets; replaces --data's files"),
     min_count: int = typer.Option(1, "--min-count", help="Keep a piece seen at least this often in the text (special tokens and one-character pieces always stay); 3 cost 0.2-0.4 dev F1 where 1 cost at most 0.24 (docs/results.md)"),
+    keep_top: int = typer.Option(0, "--keep-top", help="Also keep the N most probable pieces of the tokenizer's model, whatever the text holds: names the text never had keep their pieces (docs/production.md)"),
     text_limit: int = typer.Option(0, "--text-limit", help="Count only the first N texts of each --text file and --data / --unlabeled-dir file (0: all)"),
     check: List[str] = typer.Option([], "--check", help="LANG=PATH: text (dev sets, say) on which the report counts dropped pieces and <unk>; repeat"),
     storage_dtype: str = typer.Option("float32", "--storage-dtype", help="float32 (exact) or float16 (half the word-piece table on disk; vectors move by float16's rounding)"),
@@ -30,12 +31,14 @@ def trim_cli(
         raise typer.BadParameter(f"must be at least 1, got {min_count}", param_hint="--min-count")
     if text_limit < 0:
         raise typer.BadParameter(f"must be 0 (all) or more, got {text_limit}", param_hint="--text-limit")
+    if keep_top < 0:
+        raise typer.BadParameter(f"must be 0 (none) or more, got {keep_top}", param_hint="--keep-top")
     texts = lang_paths(text, "--text")
     if data is not None or unlabeled_dir or targets:
         texts += list(unlabeled_paths([], None if unlabeled_dir else data, benchmark, split_option(targets), unlabeled_dir).items())
     if not texts:
         raise typer.BadParameter("give --text LANG=PATH, or --data (or --unlabeled-dir) with --targets", param_hint="--text")
-    report = trim(input_path, output, texts, min_count, lang_paths(check, "--check"), storage_dtype, text_limit)
+    report = trim(input_path, output, texts, min_count, lang_paths(check, "--check"), storage_dtype, text_limit, keep_top)
     typer.echo(
         f"Kept {report['pieces_kept']:,} of {report['pieces_before']:,} word pieces; "
         f"{report['mb_before']:.0f} MB -> {report['mb_after']:.0f} MB: {output} (report: {output / REPORT_FILE})"
@@ -56,10 +59,12 @@ def trim(
     checks: List[Tuple[str, Path]],
     storage_dtype: str = "float32",
     text_limit: int = 0,
+    keep_top: int = 0,
 ) -> Dict[str, Any]:
     """Write the trimmed copy of `input_path` to `output`, whole or not at all, with its report.
 
     text_limit: count the first N texts of each file of `texts` (0: all).
+    keep_top: also keep the N most probable pieces of the tokenizer's model.
     """
     from ..ml.vocab_trim import STORAGE_DTYPES
     from ..util import folder_mb, written_whole
@@ -76,12 +81,16 @@ def trim(
     started = time.perf_counter()
     with written_whole(output, folder=True) as partial:
         trimmed = _trim_pipeline if is_pipeline else _trim_encoder
-        report = trimmed(input_path, partial, count_texts, min_count, check_texts, storage_dtype)
+        try:
+            report = trimmed(input_path, partial, count_texts, min_count, check_texts, storage_dtype, keep_top)
+        except ValueError as err:  # the tokenizer cannot be trimmed as asked
+            raise typer.BadParameter(str(err), param_hint="INPUT") from err
         report.update(
             input=str(input_path),
             texts=[f"{lang}={path}" for lang, path in texts],
             text_limit=text_limit,
             min_count=min_count,
+            keep_top=keep_top,
             storage_dtype=storage_dtype,
             seconds=round(time.perf_counter() - started, 1),
             mb_before=round(folder_mb(input_path), 1),
@@ -114,7 +123,7 @@ def _read_texts(files: List[Tuple[str, Path]], option: str, limit: int = 0) -> L
 
 
 def _trim_pipeline(
-    path: Path, output: Path, texts: List[str], min_count: int, checks: Dict[str, List[str]], storage_dtype: str
+    path: Path, output: Path, texts: List[str], min_count: int, checks: Dict[str, List[str]], storage_dtype: str, keep_top: int
 ) -> Dict[str, Any]:
     """Trim every transformer inside the pipeline's components (each is counted on its own tokenizer)."""
     import copy
@@ -129,21 +138,21 @@ def _trim_pipeline(
     if len(shims) != 1:
         raise typer.BadParameter(f"pipeline {path} holds {len(shims)} loaded transformers; trim takes one", param_hint="INPUT")
     original = copy.deepcopy(shims[0]._hfmodel.tokenizer)
-    kept = pieces_to_keep(original, count_pieces(original, texts), min_count)
+    kept = pieces_to_keep(original, count_pieces(original, texts), min_count, keep_top)
     trim_hf_shim(shims[0], kept, storage_dtype)
     nlp.to_disk(output)
     return _report(kept, original, shims[0]._hfmodel.tokenizer, checks)
 
 
 def _trim_encoder(
-    path: Path, output: Path, texts: List[str], min_count: int, checks: Dict[str, List[str]], storage_dtype: str
+    path: Path, output: Path, texts: List[str], min_count: int, checks: Dict[str, List[str]], storage_dtype: str, keep_top: int
 ) -> Dict[str, Any]:
     from transformers import AutoModel, AutoTokenizer
 
     from ..ml.vocab_trim import count_pieces, pieces_to_keep, trim_embeddings, write_trimmed_tokenizer
 
     original = AutoTokenizer.from_pretrained(str(path), use_fast=True)
-    kept = pieces_to_keep(original, count_pieces(original, texts), min_count)
+    kept = pieces_to_keep(original, count_pieces(original, texts), min_count, keep_top)
     model = AutoModel.from_pretrained(str(path))
     trim_embeddings(model, kept, storage_dtype)
     model.save_pretrained(str(output))

@@ -79,18 +79,35 @@ def _piece_ids(tokenizer: Any, texts: List[str]) -> List[List[int]]:
     return tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
 
 
-def pieces_to_keep(tokenizer: Any, counts: PieceCounts, min_count: int) -> KeptPieces:
-    """The special and added tokens, every piece seen at least `min_count` times, and the
+def pieces_to_keep(tokenizer: Any, counts: PieceCounts, min_count: int, keep_top: int = 0) -> KeptPieces:
+    """The special and added tokens, every piece seen at least `min_count` times, the
+    `keep_top` most probable pieces of the tokenizer's model (`most_probable_pieces`), and the
     one-character pieces (with and without the word-start mark) of every character the
     text has, so that any word of it can still be spelled without `<unk>`."""
     if min_count < 1:
         raise ValueError(f"min_count must be at least 1, got {min_count}")
+    if keep_top < 0:
+        raise ValueError(f"keep_top must be 0 (none) or more, got {keep_top}")
     pieces = tokenizer_pieces(tokenizer)
     keep = set(tokenizer.all_special_ids) | set(tokenizer.added_tokens_decoder)
     keep.update(piece_id for piece_id, count in counts.ids.items() if count >= min_count)
+    keep.update(most_probable_pieces(tokenizer, keep_top) if keep_top else ())
     spellers = counts.chars | {"▁" + char for char in counts.chars}
     keep.update(piece_id for piece_id, piece in enumerate(pieces) if piece in spellers)
     return KeptPieces(sorted(keep), len(pieces))
+
+
+def most_probable_pieces(tokenizer: Any, top: int) -> List[int]:
+    """The ids of the `top` pieces with the highest log-probability in the Unigram model.
+
+    They are the pieces common across all the text the tokenizer was trained on, names among
+    them: kept whatever the counted text holds, they spare names that it never had from being
+    spelled in smaller pieces, at the cost of their rows. The scores are read from the fast
+    tokenizer's model (`tokenizer.json`)."""
+    if not tokenizer.is_fast:
+        raise ValueError("keeping the most probable pieces needs a fast tokenizer (tokenizer.json), which holds their scores")
+    vocab = json.loads(tokenizer.backend_tokenizer.to_str())["model"]["vocab"]
+    return sorted(range(len(vocab)), key=lambda piece_id: vocab[piece_id][1], reverse=True)[:top]
 
 
 def tokenizer_pieces(tokenizer: Any) -> List[str]:
