@@ -13,6 +13,7 @@ from transformers import AutoModel, AutoTokenizer, XLMRobertaTokenizer
 
 from spacy_mclner.cli.trim import REPORT_FILE, trim
 from spacy_mclner.ml.encoder_runtime import hf_shims
+from spacy_mclner.ml.vocab_trim import most_probable_pieces
 
 from .helpers import TRAIN_DATA
 
@@ -124,6 +125,18 @@ def test_keep_top_also_keeps_the_most_probable_pieces(encoder_dir: Path, tmp_pat
     assert [original.tokenize(t) for t in KEPT_TEXTS] == [trimmed.tokenize(t) for t in KEPT_TEXTS]
     with pytest.raises(typer.BadParameter, match="--keep-top|keep_top"):
         trim(Path(encoder_dir), tmp_path / "negative", counted, 1, [], keep_top=-1)
+
+
+def test_keep_top_reads_the_scores_of_a_pipelines_slow_tokenizer(trimmed_pipeline: dict, tmp_path: Path) -> None:
+    root = trimmed_pipeline["root"]
+    tokenizer = hf_shims(spacy.load(root / "model").get_pipe("mclner").model)[0]._hfmodel.tokenizer
+    top = trim(root / "model", tmp_path / "top", [("en", root / "en.txt")], 1, [], keep_top=500)
+    assert trimmed_pipeline["report"]["pieces_kept"] < top["pieces_kept"] <= trimmed_pipeline["report"]["pieces_kept"] + 500
+    # The same pieces as the fast tokenizer's scores give.
+    assert not tokenizer.is_fast
+    tokenizer.save_pretrained(str(tmp_path / "encoder"))
+    fast = AutoTokenizer.from_pretrained(str(tmp_path / "encoder"), use_fast=True)
+    assert most_probable_pieces(tokenizer, 500) == most_probable_pieces(fast, 500)
 
 
 def test_trim_refuses_bad_arguments_and_replaces_a_killed_runs_leftovers(trimmed_pipeline: dict, tmp_path: Path) -> None:

@@ -102,12 +102,18 @@ def most_probable_pieces(tokenizer: Any, top: int) -> List[int]:
 
     They are the pieces common across all the text the tokenizer was trained on, names among
     them: kept whatever the counted text holds, they spare names that it never had from being
-    spelled in smaller pieces, at the cost of their rows. The scores are read from the fast
-    tokenizer's model (`tokenizer.json`)."""
-    if not tokenizer.is_fast:
-        raise ValueError("keeping the most probable pieces needs a fast tokenizer (tokenizer.json), which holds their scores")
-    vocab = json.loads(tokenizer.backend_tokenizer.to_str())["model"]["vocab"]
-    return sorted(range(len(vocab)), key=lambda piece_id: vocab[piece_id][1], reverse=True)[:top]
+    spelled in smaller pieces, at the cost of their rows."""
+    scores = _piece_scores(tokenizer)
+    return sorted(range(len(scores)), key=scores.__getitem__, reverse=True)[:top]
+
+
+def _piece_scores(tokenizer: Any) -> List[float]:
+    """Each piece's log-probability by id: from `tokenizer.json`'s model in a fast tokenizer, from
+    the sentencepiece model in a slow one (whose ids are offset from the model's)."""
+    if tokenizer.is_fast:
+        return [score for _, score in json.loads(tokenizer.backend_tokenizer.to_str())["model"]["vocab"]]
+    processor = tokenizer.sp_model
+    return [processor.GetScore(processor.PieceToId(piece)) for piece in tokenizer_pieces(tokenizer)]
 
 
 def tokenizer_pieces(tokenizer: Any) -> List[str]:
