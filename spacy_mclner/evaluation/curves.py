@@ -19,6 +19,7 @@ from ..util import headless_pyplot, markdown_table
 
 PLATEAU_TOLERANCE = 0.5  # F1 points
 SMOOTH = 3  # evaluations in the moving average that the plateau rule reads
+MAX_NAMED_TARGETS = 8  # the plot names the target languages on its axis up to this many
 
 
 @dataclass
@@ -151,9 +152,11 @@ def _plot(curves: List[Curve], targets: Sequence[str], path: Path) -> None:
     later = [f for curve in curves for step, f in zip(curve.steps, curve.target_f) if step >= curve.steps[-1] / 2]
     if later:
         plateau.set_ylim(min(later) - 1, max(later) + 1)
+    # More than a handful of languages do not fit beside the axis: the markdown table names them.
+    named = ", ".join(targets) if len(targets) <= MAX_NAMED_TARGETS else f"{len(targets)} target languages"
     for axes, title in ((whole, "whole runs"), (plateau, "F1 axis cut to the runs' second halves")):
         axes.set_xlabel("training step")
-        axes.set_ylabel(f"dev macro F1 ({', '.join(targets)})")
+        axes.set_ylabel(f"dev macro F1 ({named})")
         axes.set_title(title, fontsize="medium")
         axes.grid(alpha=0.3)
     figure.legend(loc="lower center", ncol=min(3, len(curves)), fontsize="small", frameon=False)
