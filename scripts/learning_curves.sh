@@ -71,9 +71,12 @@ runtime=(freeze_layers "$FREEZE" frozen_cache_mb "$CACHE_MB" precision "$PRECISI
 
 train() {  # NAME CONFIG PREFIX-OF-ENCODER-SETTINGS LEARN-RATE [OVERRIDES...]
     local name=$1 config=$2 prefix=$3 rate=$4; shift 4
-    [ -f "$OUT/$name/model-best/meta.json" ] && return
+    # A run is finished when its wall time is written, after its last step; a stopped run has a
+    # model-best too (from its first evaluation), so it starts again from scratch.
+    [ -f "$OUT/$name/seconds" ] && return
     local settings=() i
     for ((i = 0; i < ${#runtime[@]}; i += 2)); do settings+=("--$prefix.${runtime[i]}" "${runtime[i+1]}"); done
+    rm -rf "$OUT/$name"
     mkdir -p "$OUT/$name"
     local start=$SECONDS
     python -m spacy train "$config" --output "$OUT/$name" "${common[@]}" "${settings[@]}" \
