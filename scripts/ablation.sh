@@ -32,7 +32,11 @@ common=(--paths.train corpus/en-train.spacy --paths.dev corpus/dev --paths.encod
         --training.batcher.size "$BATCH_WORDS")
 train() {  # name config extra-args...
     local name=$1 config=$2; shift 2
-    [ -f "$OUT/$name/model-best/meta.json" ] || python -m spacy train "$config" --output "$OUT/$name" "${common[@]}" "$@"
+    # finished when its marker is written after the last step; a stopped run starts again
+    [ -f "$OUT/$name/finished" ] && return
+    rm -rf "$OUT/$name"
+    python -m spacy train "$config" --output "$OUT/$name" "${common[@]}" "$@"
+    touch "$OUT/$name/finished"
 }
 # shellcheck disable=SC2086  # MCLNER_ARGS holds several words on purpose
 train full configs/mclner_multiview.cfg --paths.views "$views" $MCLNER_ARGS

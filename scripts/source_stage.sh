@@ -29,7 +29,9 @@ declare -A settings=([mclner]="--components.mclner.none_weight $NONE_WEIGHT"
     [ner_baseline]="--training.optimizer.learn_rate.initial_rate $NER_LR")
 # shellcheck disable=SC2086  # each settings entry holds an option and its value
 for name in mclner ner_baseline; do
-    if [ ! -f "training/$name/model-best/meta.json" ]; then
+    # finished when its wall time is written, after the last step; a stopped run starts again
+    if [ ! -f "metrics/train_$name.seconds" ]; then
+        rm -rf "training/$name"
         start=$SECONDS
         python -m spacy train "configs/$name.cfg" --output "training/$name" \
             --paths.train corpus/en-train.spacy --paths.dev corpus/dev \
