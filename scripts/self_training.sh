@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# MCL-NER self-training (docs/method.md section 5) on CoNLL (de, es, nl) and PAN-X (de, es, ru, ar, hi, zh):
-# a source model trained on English CoNLL-2003 is the first teacher; each of ROUNDS rounds
+# MCL-NER self-training (docs/method.md section 5) on CoNLL (de, es, nl) and PAN-X (PANX_TARGETS):
+# a source model trained on English (SOURCE: CoNLL-2003 unless set) is the first teacher; each of ROUNDS rounds
 # pseudo-labels LIMIT unlabelled sentences per language and trains a student for STEPS steps on
 # STUDENT_SOURCE English sentences + the pseudo-labels (with VIEWS, a codeswitch file of the
 # English corpus, those sentences bring their code-switched views and L_tc). Every round has its own folder under
@@ -28,6 +28,9 @@ NONE_WEIGHT=${NONE_WEIGHT:-1.0}    # teacher's and students' weight of `none` ce
 VIEWS=${VIEWS:-}                   # code-switched views of corpus/en-train.spacy (empty: students train without L_tc)
 BATCH_WORDS=${BATCH_WORDS:-}       # students' batches: padded words of sentences of similar length (empty: BATCH sentences)
 BENCHMARKS=${BENCHMARKS:-"conll panx"}
+SOURCE=${SOURCE:-corpus/en-train.spacy}        # the students' English sentences (and the default teacher's)
+PANX_TARGETS=${PANX_TARGETS:-de,es,ru,ar,hi,zh}  # PAN-X targets to pseudo-label and score
+PANX_DEV_DIR=${PANX_DEV_DIR:-corpus/panx-dev}   # their dev sets (and English's), one .spacy file a language
 SEED=${SEED:-0}                    # the students' seed (their batches and dropout)
 BATCH=32
 # The configs batch sentences of similar length by padded words; the source stage (whose
@@ -39,7 +42,7 @@ by_sentences=(--training.batcher "{\"@batchers\": \"spacy.batch_by_sequence.v1\"
 . scripts/prepare_benchmarks.sh
 if [ ! -f "$TEACHER/meta.json" ]; then
     python -m spacy train configs/mclner.cfg --output "$(dirname "$TEACHER")" \
-        --paths.train corpus/en-train.spacy --paths.dev corpus/dev --paths.encoder "$ENCODER" \
+        --paths.train "$SOURCE" --paths.dev corpus/dev --paths.encoder "$ENCODER" \
         --paths.train_limit "$TRAIN_SENTS" --paths.dev_limit 250 --training.max_epochs "$EPOCHS" --training.eval_frequency 50 \
         --components.mclner.none_weight "$NONE_WEIGHT" \
         "${by_sentences[@]}" --training.optimizer.learn_rate.total_steps $(( (TRAIN_SENTS + BATCH - 1) / BATCH * EPOCHS ))
@@ -58,16 +61,14 @@ fi
 views=()
 if [ -n "$VIEWS" ]; then views=(--views "$VIEWS"); fi
 if [[ " $BENCHMARKS " == *" conll "* ]]; then
-    python -m spacy_mclner self-train "$TEACHER" "$OUT/conll" --source corpus/en-train.spacy "${views[@]}" --dev corpus/dev \
+    python -m spacy_mclner self-train "$TEACHER" "$OUT/conll" --source "$SOURCE" "${views[@]}" --dev corpus/dev \
         --unlabeled de="$DATA/conll2003/de/unlabeled" --unlabeled es="$DATA/conll2002/es/unlabeled" \
         --unlabeled nl="$DATA/conll2002/nl/unlabeled" \
         --rounds "$ROUNDS" --limit "$LIMIT" --eval-limit "$EVAL_LIMIT" --threshold "$THRESHOLD" "${student[@]}"
 fi
-# PAN-X has no MISC: the CoNLL-trained models' MISC entities are left out of the scores.
+# PAN-X has no MISC: a CoNLL-trained model's MISC entities are left out of the scores.
 if [[ " $BENCHMARKS " == *" panx "* ]]; then
-    panx=()
-    for lang in de es ru ar hi zh; do panx+=(--unlabeled "$lang=$DATA/panx/$lang/unlabeled"); done
-    python -m spacy_mclner self-train "$TEACHER" "$OUT/panx" --source corpus/en-train.spacy "${views[@]}" --dev corpus/panx-dev \
-        "${panx[@]}" --labels PER,LOC,ORG \
+    python -m spacy_mclner self-train "$TEACHER" "$OUT/panx" --source "$SOURCE" "${views[@]}" --dev "$PANX_DEV_DIR" \
+        --data "$DATA" --benchmark panx --targets "$PANX_TARGETS" --labels PER,LOC,ORG \
         --rounds "$ROUNDS" --limit "$LIMIT" --eval-limit "$EVAL_LIMIT" --threshold "$THRESHOLD" "${student[@]}"
 fi
