@@ -10,12 +10,12 @@ ENCODER=${ENCODER:-assets/encoder}
 TRAIN_SENTS=${TRAIN_SENTS:-4000}
 STEPS=${STEPS:-250}                # optimizer steps of every row
 BATCH_WORDS=${BATCH_WORDS:-500}    # padded words per batch, sentences of similar length together (about 32 sentences)
-DEV_SELECT=${DEV_SELECT:-250}
+DEV_SELECT=${DEV_SELECT:-250}      # dev docs per language that pick each row's checkpoint
 LANGS=${LANGS:-de,es,nl,ru,ar,hi,zh}  # code-switched view languages
 LANGS_PER_DOC=${LANGS_PER_DOC:-1}  # views per English sentence, each in a language drawn at random (0: one per language)
-OUT=${OUT:-training/ablation}
+OUT=${OUT:-training/ablation}      # the rows' runs
 EVAL_LIMIT=${EVAL_LIMIT:-0}        # dev docs per language in the final scores (0: all)
-METRICS=${METRICS:-metrics}
+METRICS=${METRICS:-metrics}        # the scores and the table
 MCLNER_ARGS=${MCLNER_ARGS:-}     # extra `spacy train` overrides for the four mclner rows, e.g. none_weight
 NER_LR=${NER_LR:-0.00005}        # the ner row's peak rate: the smoke runs' (docs/smoke-runs.md); the config's is 2e-4
 
@@ -23,8 +23,12 @@ NER_LR=${NER_LR:-0.00005}        # the ner row's peak rate: the smoke runs' (doc
 . scripts/prepare_benchmarks.sh
 mkdir -p "$METRICS"
 views="corpus/en-train-cs-${TRAIN_SENTS}-${LANGS//,/-}-${LANGS_PER_DOC}.spacy"
-[ -f "$views" ] || python -m spacy_mclner codeswitch corpus/en-train.spacy "$views" --langs "$LANGS" \
-    --langs-per-doc "$LANGS_PER_DOC" --limit "$TRAIN_SENTS" --seed 0 --report "$METRICS/codeswitch_coverage.json"
+# made as learning_curves.sh makes the views of the same name: FreeDict (copied or fetched) and CLDR names
+if [ ! -f "$views" ]; then
+    python -m spacy_mclner dictionaries corpus/freedict --langs "$LANGS"
+    python -m spacy_mclner codeswitch corpus/en-train.spacy "$views" --langs "$LANGS" --langs-per-doc "$LANGS_PER_DOC" \
+        --limit "$TRAIN_SENTS" --seed 0 --freedict-dir corpus/freedict --report "${views%.spacy}.coverage.json"
+fi
 
 common=(--paths.train corpus/en-train.spacy --paths.dev corpus/dev --paths.encoder "$ENCODER"
         --paths.train_limit "$TRAIN_SENTS" --paths.dev_limit "$DEV_SELECT" --training.max_epochs 0

@@ -6,11 +6,12 @@
 # a rerun continues where the last one stopped. Rows: ner (lr 2e-4) and mclner_ce (L_ce only), 6,000
 # steps each (at 3,000, two of mclner_ce's three seeds were still climbing), and the other
 # learning_curves.sh rows of mclner (3,000 steps): mclner_views, mclner_sc, mclner_tc, mclner;
-# and mclner_self: the full row's model as the teacher of ROUNDS self-training rounds on CoNLL
-# (scripts/self_training.sh), each pseudo-labelling the first SELF_LIMIT unlabelled sentences per
+# and mclner_self: the full row's model as the teacher of ROUNDS self-training rounds on the
+# benchmark's targets (scripts/self_training.sh), each pseudo-labelling the first SELF_LIMIT unlabelled sentences per
 # target and training its student SELF_STEPS steps on them, the same English sentences and views.
 # BENCHMARK=panx trains on PAN-X English and scores the PAN-X dev sets of all 38 targets (the first
-# PANX_DEV sentences of each; learning_curves.sh); mclner_self runs on CoNLL only so far.
+# PANX_DEV sentences of each; learning_curves.sh); its mclner_self pseudo-labels all 38 targets.
+# OUT: the runs' folder; RESULTS: the scores' and the table's; ENCODER and DATA go to learning_curves.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SEEDS=${SEEDS:-"0 1 2"}
@@ -18,17 +19,20 @@ ROWS=${ROWS:-"ner mclner_ce mclner"}
 OUT=${OUT:-training/converged}
 RESULTS=${RESULTS:-results/converged/seeds}
 BENCHMARK=${BENCHMARK:-conll}
+DATA=${DATA:-../shared/data}
 PANX_DEV=${PANX_DEV:-500}
-export BENCHMARK PANX_DEV
+export BENCHMARK DATA PANX_DEV
+# SELF_SELECT: dev sentences per language that pick a student's checkpoint (the source stage's);
+# SELF_LIMIT: unlabelled sentences pseudo-labelled per target and round, about 6,000 in all on both.
 case $BENCHMARK in
-    conll) DEV=corpus/dev PREFIX=dev ;;
-    panx) DEV=corpus/panx-dev-$PANX_DEV PREFIX=panx_dev ;;
+    conll) DEV=corpus/dev PREFIX=dev SELF_SELECT=200 SELF_LIMIT=${SELF_LIMIT:-2000} PANX_TARGETS= ;;
+    panx) DEV=corpus/panx-dev-$PANX_DEV PREFIX=panx_dev SELF_SELECT=50 SELF_LIMIT=${SELF_LIMIT:-160}
+        PANX_TARGETS=$(ls "$DATA/panx" | grep -vx en | paste -sd,) ;;
     *) echo "unknown BENCHMARK $BENCHMARK (conll or panx)" >&2; exit 2 ;;
 esac
 TRAIN_SENTS=${TRAIN_SENTS:-4000}  # learning_curves.sh's English sentences, also the students'
 export TRAIN_SENTS
 ROUNDS=${ROUNDS:-2}
-SELF_LIMIT=${SELF_LIMIT:-2000}
 SELF_STEPS=${SELF_STEPS:-1500}
 SELF_LR=${SELF_LR:-0.0001}  # the students' peak rate: at the source stage's 1e-3 no student beat its teacher
 
@@ -44,21 +48,26 @@ for row in $ROWS; do
             mclner_ce) SEED=$seed RUNS=mclner_ce STEPS=6000 OUT=$run-ce6k bash scripts/learning_curves.sh
                 model=$run-ce6k/$row/model-best ;;
             mclner_self)
-                [ "$BENCHMARK" = conll ] || { echo "mclner_self runs on CoNLL only" >&2; exit 2; }
                 SEED=$seed RUNS=mclner OUT=$run bash scripts/learning_curves.sh
                 teacher=$run/mclner/model-best
-                # the students train on the views their first teacher trained on
-                views=$(python -c 'import sys, spacy; print(spacy.util.load_config(sys.argv[1])["paths"]["views"])' "$teacher/config.cfg")
-                SEED=$seed TEACHER=$teacher OUT=$run/$row BENCHMARKS=conll ROUNDS=$ROUNDS LIMIT=$SELF_LIMIT \
-                    STEPS=$SELF_STEPS STUDENT_LR=$SELF_LR EVAL_EVERY=150 STUDENT_SOURCE=$TRAIN_SENTS VIEWS=$views \
-                    BATCH_WORDS=250 NONE_WEIGHT=0.1 DEV_SELECT=200 EVAL_LIMIT=0 bash scripts/self_training.sh
-                model=$run/$row/conll/round-$ROUNDS/model/model-best ;;
+                # the students train on the English sentences and views their first teacher trained on
+                read -r source views < <(python -c 'import sys, spacy; paths = spacy.util.load_config(sys.argv[1])["paths"]; print(paths["train"], paths["views"])' "$teacher/config.cfg")
+                SEED=$seed TEACHER=$teacher OUT=$run/$row BENCHMARKS=$BENCHMARK ROUNDS=$ROUNDS LIMIT=$SELF_LIMIT \
+                    STEPS=$SELF_STEPS STUDENT_LR=$SELF_LR EVAL_EVERY=150 SOURCE=$source STUDENT_SOURCE=$TRAIN_SENTS VIEWS=$views \
+                    BATCH_WORDS=250 NONE_WEIGHT=0.1 DEV_SELECT=$SELF_SELECT EVAL_LIMIT=0 \
+                    PANX_DEV_DIR=$DEV PANX_TARGETS=$PANX_TARGETS bash scripts/self_training.sh
+                model=$run/$row/$BENCHMARK/round-$ROUNDS/model/model-best ;;
             *) SEED=$seed RUNS=$row OUT=$run bash scripts/learning_curves.sh ;;
         esac
-        scores=$RESULTS/${PREFIX}_${row}_seed$seed.json
+        # a self-training row's scores name its rounds: a rerun with more rounds scores the new model
+        scores=$RESULTS/${PREFIX}_${row}$([ "$row" != mclner_self ] || echo "_r$ROUNDS")_seed$seed.json
         [ -f "$scores" ] || python -m spacy_mclner evaluate "$model" "$DEV" --output "$scores"
         files+=("$scores")
     done
     table+=("$row=$(IFS=,; echo "${files[*]}")")
 done
-python scripts/results_table.py "${table[@]}" | tee "$RESULTS/table.md"
+# one table a benchmark (table.md, panx_table.md), written whole
+table_file=$RESULTS/$([ "$BENCHMARK" = conll ] || echo "${BENCHMARK}_")table.md
+python scripts/results_table.py "${table[@]}" > "$table_file.partial"
+mv "$table_file.partial" "$table_file"
+cat "$table_file"

@@ -3,7 +3,9 @@
 # views, L_sc and L_tc) on the same encoder, English sentences, encoder regime, batches and dev
 # sentences, each trained for STEPS steps with dev F1 every EVAL_EVERY steps (one JSON line per
 # evaluation in OUT/NAME/curve.jsonl); then one plot of the target macro F1 against steps and the
-# plateau check (python -m spacy_mclner curves). Sizes come from the environment.
+# plateau check of every finished run in OUT (python -m spacy_mclner curves).
+# Sizes come from the environment; besides those below: SEED, BATCH_WORDS (padded words a batch),
+# FREEZE, PRECISION and CACHE_MB (the encoder regime of both pipelines), OUT (the runs' folder).
 #   BENCHMARK: conll (CoNLL-2003 English; CoNLL dev en, de, es, nl) or panx (PAN-X English; the PAN-X
 #   dev sets of all 39 languages, the first PANX_DEV sentences of each, in corpus/panx-dev-PANX_DEV).
 #   RUNS: which rows to train (see the case below; a finished run is kept); NER_LR: ner's peak rate;
@@ -103,5 +105,7 @@ for run in $RUNS; do
         *) echo "unknown run $run (RUNS takes ner, mclner_ce, mclner_views, mclner_sc, mclner_tc, mclner)" >&2; exit 2 ;;
     esac
 done
-python -m spacy_mclner curves $(for run in $RUNS; do echo "$run=$OUT/$run"; done) \
-    --targets "$TARGETS" --output "$OUT/curves"
+# every finished run in OUT, not only this call's RUNS: converged_table.sh trains one row a call
+finished=()
+for marker in "$OUT"/*/seconds; do run=$(dirname "$marker"); finished+=("$(basename "$run")=$run"); done
+python -m spacy_mclner curves "${finished[@]}" --targets "$TARGETS" --output "$OUT/curves"

@@ -11,11 +11,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
 ENCODER=${ENCODER:-assets/encoder}
-TEACHER=${TEACHER:-training/self/source/model-best}
+TEACHER=${TEACHER:-}                # the first teacher, a finished pipeline (empty: train one from SOURCE)
 OUT=${OUT:-training/self}
-TRAIN_SENTS=${TRAIN_SENTS:-4000}   # source stage: English sentences, epochs, dev docs per language for the checkpoint
+TRAIN_SENTS=${TRAIN_SENTS:-4000}   # the trained teacher's English sentences and epochs (picked on 250 CoNLL dev docs a language)
 EPOCHS=${EPOCHS:-2}
-DEV_SELECT=${DEV_SELECT:-100}
+DEV_SELECT=${DEV_SELECT:-100}      # dev docs per language that pick a student's checkpoint
 ROUNDS=${ROUNDS:-2}
 LIMIT=${LIMIT:-300}                # unlabelled sentences per language and round
 EVAL_LIMIT=${EVAL_LIMIT:-300}      # dev docs per language for pseudo-label quality and round scores (0: all)
@@ -23,14 +23,14 @@ STEPS=${STEPS:-30}                 # student training steps per round
 EVAL_EVERY=${EVAL_EVERY:-$STEPS}   # steps between the students' dev evaluations (round-K/curve.jsonl)
 STUDENT_SOURCE=${STUDENT_SOURCE:-500}  # English sentences beside the pseudo-labels in a student's corpus
 STUDENT_LR=${STUDENT_LR:-0.001}    # the students' peak learning rate (they start as their teacher)
-THRESHOLD=${THRESHOLD:-0.9}
+THRESHOLD=${THRESHOLD:-0.9}        # pseudo-label filter: minimal score of every entity of a kept sentence
 NONE_WEIGHT=${NONE_WEIGHT:-1.0}    # teacher's and students' weight of `none` cells: the smoke runs' (the configs': 0.1)
 VIEWS=${VIEWS:-}                   # code-switched views of corpus/en-train.spacy (empty: students train without L_tc)
 BATCH_WORDS=${BATCH_WORDS:-}       # students' batches: padded words of sentences of similar length (empty: BATCH sentences)
 BENCHMARKS=${BENCHMARKS:-"conll panx"}
 SOURCE=${SOURCE:-corpus/en-train.spacy}        # the students' English sentences (and the default teacher's)
 PANX_TARGETS=${PANX_TARGETS:-de,es,ru,ar,hi,zh}  # PAN-X targets to pseudo-label and score
-PANX_DEV_DIR=${PANX_DEV_DIR:-corpus/panx-dev}   # their dev sets (and English's), one .spacy file a language
+PANX_DEV_DIR=${PANX_DEV_DIR:-corpus/panx-dev}   # their dev sets, one .spacy file a language
 SEED=${SEED:-0}                    # the students' seed (their batches and dropout)
 BATCH=32
 # The configs batch sentences of similar length by padded words; the source stage (whose
@@ -40,12 +40,22 @@ by_sentences=(--training.batcher "{\"@batchers\": \"spacy.batch_by_sequence.v1\"
 
 # shellcheck source=scripts/prepare_benchmarks.sh
 . scripts/prepare_benchmarks.sh
-if [ ! -f "$TEACHER/meta.json" ]; then
-    python -m spacy train configs/mclner.cfg --output "$(dirname "$TEACHER")" \
-        --paths.train "$SOURCE" --paths.dev corpus/dev --paths.encoder "$ENCODER" \
-        --paths.train_limit "$TRAIN_SENTS" --paths.dev_limit 250 --training.max_epochs "$EPOCHS" --training.eval_frequency 50 \
-        --components.mclner.none_weight "$NONE_WEIGHT" \
-        "${by_sentences[@]}" --training.optimizer.learn_rate.total_steps $(( (TRAIN_SENTS + BATCH - 1) / BATCH * EPOCHS ))
+if [ -n "$TEACHER" ]; then
+    [ -f "$TEACHER/meta.json" ] || { echo "TEACHER=$TEACHER: no pipeline there (no meta.json)" >&2; exit 2; }
+else
+    # trained here, finished only when its marker is written after the last step (spaCy writes
+    # model-best at the first evaluation, so a stopped run has one too)
+    source_run=training/self/source-$(basename "$SOURCE" .spacy)
+    TEACHER=$source_run/model-best
+    if [ ! -f "$source_run/finished" ]; then
+        rm -rf "$source_run"
+        python -m spacy train configs/mclner.cfg --output "$source_run" \
+            --paths.train "$SOURCE" --paths.dev corpus/dev --paths.encoder "$ENCODER" \
+            --paths.train_limit "$TRAIN_SENTS" --paths.dev_limit 250 --training.max_epochs "$EPOCHS" --training.eval_frequency 50 \
+            --components.mclner.none_weight "$NONE_WEIGHT" \
+            "${by_sentences[@]}" --training.optimizer.learn_rate.total_steps $(( (TRAIN_SENTS + BATCH - 1) / BATCH * EPOCHS ))
+        touch "$source_run/finished"
+    fi
 fi
 
 student=(--paths.encoder "$ENCODER" --paths.train_limit "$STUDENT_SOURCE" --paths.dev_limit "$DEV_SELECT"
