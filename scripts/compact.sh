@@ -6,6 +6,9 @@
 # train and run it in bfloat16, through this project's encoder settings, ner's included);
 # `footprint` measures size, load time and memory, inference words/s and dev F1 of each.
 #   MCLNER, NER: the pipelines; MIN_COUNT, STORAGE: trim's frequency floor and table dtype.
+#   OUT: the trimmed and converted copies, named by the trim settings; one OUT holds the copies of
+#   one MCLNER and NER (a copy that exists is kept), so give other pipelines another OUT.
+#   RESULTS: the table's files; the dev scores beside them are kept too (new pipelines: new RESULTS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
@@ -51,22 +54,24 @@ config.to_disk(path)
 PY
     mv "$4.partial" "$4"
 }
-trimmed "$MCLNER" "$OUT/mclner-trimmed"
-trimmed "$MCLNER" "$OUT/mclner-trimmed-latin" "${latin[@]}" --text-limit "$LATIN_LIMIT"
-with_precision "$OUT/mclner-trimmed" components.mclner.model int8 "$OUT/mclner-trimmed-int8"
+# a copy's name carries the settings it was made with, so a changed setting makes a new one
+trim=$OUT/mclner-trimmed-min$MIN_COUNT-$STORAGE
+trim_latin=$OUT/mclner-trimmed-min$MIN_COUNT-$STORAGE-latin$LATIN_LIMIT
+trimmed "$MCLNER" "$trim"
+trimmed "$MCLNER" "$trim_latin" "${latin[@]}" --text-limit "$LATIN_LIMIT"
+with_precision "$trim" components.mclner.model int8 "$trim-int8"
 with_precision "$NER" components.ner.model.tok2vec int8 "$OUT/ner-int8"
 with_precision "$NER" components.ner.model.tok2vec float32 "$OUT/ner-fp32"
 with_precision "$MCLNER" components.mclner.model float32 "$OUT/mclner-fp32"
 python -m spacy_mclner footprint ner-fp32="$OUT/ner-fp32" ner="$NER" ner-int8="$OUT/ner-int8" \
     mclner-fp32="$OUT/mclner-fp32" mclner="$MCLNER" \
-    mclner-trimmed="$OUT/mclner-trimmed" mclner-trimmed-latin="$OUT/mclner-trimmed-latin" \
-    mclner-trimmed-int8="$OUT/mclner-trimmed-int8" \
+    mclner-trimmed="$trim" mclner-trimmed-latin="$trim_latin" mclner-trimmed-int8="$trim-int8" \
     --speed-data corpus/dev/de-dev.spacy --dev corpus/dev --output "$RESULTS"
 # What trimming changes, measured exactly: float32 copies scored with `evaluate` (in bfloat16 the
 # untrimmed pipeline itself moves by up to 0.14 F1 from its float32 scores).
-with_precision "$OUT/mclner-trimmed" components.mclner.model float32 "$OUT/mclner-trimmed-fp32"
-with_precision "$OUT/mclner-trimmed-latin" components.mclner.model float32 "$OUT/mclner-trimmed-latin-fp32"
-for name in mclner-fp32 mclner-trimmed-fp32 mclner-trimmed-latin-fp32; do
-    scores=$(dirname "$RESULTS")/dev_$name.json
-    [ -f "$scores" ] || python -m spacy_mclner evaluate "$OUT/$name" corpus/dev --output "$scores"
+with_precision "$trim" components.mclner.model float32 "$trim-fp32"
+with_precision "$trim_latin" components.mclner.model float32 "$trim_latin-fp32"
+for pair in mclner-fp32="$OUT/mclner-fp32" mclner-trimmed-fp32="$trim-fp32" mclner-trimmed-latin-fp32="$trim_latin-fp32"; do
+    scores=$(dirname "$RESULTS")/dev_${pair%%=*}.json
+    [ -f "$scores" ] || python -m spacy_mclner evaluate "${pair#*=}" corpus/dev --output "$scores"
 done
