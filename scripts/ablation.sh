@@ -21,6 +21,8 @@ NER_LR=${NER_LR:-0.00005}        # the ner row's peak rate: the smoke runs' (doc
 
 # shellcheck source=scripts/prepare_benchmarks.sh
 . scripts/prepare_benchmarks.sh
+# shellcheck source=scripts/train_once.sh
+. scripts/train_once.sh
 mkdir -p "$METRICS"
 views="corpus/en-train-cs-${TRAIN_SENTS}-${LANGS//,/-}-${LANGS_PER_DOC}.spacy"
 # made as learning_curves.sh makes the views of the same name: FreeDict (copied or fetched) and CLDR names
@@ -36,11 +38,7 @@ common=(--paths.train corpus/en-train.spacy --paths.dev corpus/dev --paths.encod
         --training.batcher.size "$BATCH_WORDS")
 train() {  # name config extra-args...
     local name=$1 config=$2; shift 2
-    # finished when its marker is written after the last step; a stopped run starts again
-    [ -f "$OUT/$name/finished" ] && return
-    rm -rf "$OUT/$name"
-    python -m spacy train "$config" --output "$OUT/$name" "${common[@]}" "$@"
-    touch "$OUT/$name/finished"
+    train_once "$OUT/$name" python -m spacy train "$config" --output "$OUT/$name" "${common[@]}" "$@"
 }
 # shellcheck disable=SC2086  # MCLNER_ARGS holds several words on purpose
 train full configs/mclner_multiview.cfg --paths.views "$views" $MCLNER_ARGS

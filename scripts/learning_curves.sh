@@ -38,6 +38,8 @@ RUNS=${RUNS:-"mclner ner"}
 OUT=${OUT:-training/curves}
 
 source scripts/prepare_benchmarks.sh
+# shellcheck source=scripts/train_once.sh
+source scripts/train_once.sh
 case $BENCHMARK in
     conll) TRAIN=corpus/en-train.spacy DEV=corpus/dev TARGETS=de,es,nl SWITCHED=$TARGETS VIEW_LANGS=de-es-nl ;;
     panx)
@@ -73,18 +75,15 @@ runtime=(freeze_layers "$FREEZE" frozen_cache_mb "$CACHE_MB" precision "$PRECISI
 
 train() {  # NAME CONFIG PREFIX-OF-ENCODER-SETTINGS LEARN-RATE [OVERRIDES...]
     local name=$1 config=$2 prefix=$3 rate=$4; shift 4
-    # A run is finished when its wall time is written, after its last step; a stopped run has a
-    # model-best too (from its first evaluation), so it starts again from scratch.
-    [ -f "$OUT/$name/seconds" ] && return
     local settings=() i
     for ((i = 0; i < ${#runtime[@]}; i += 2)); do settings+=("--$prefix.${runtime[i]}" "${runtime[i+1]}"); done
-    rm -rf "$OUT/$name"
-    mkdir -p "$OUT/$name"
-    local start=$SECONDS
-    python -m spacy train "$config" --output "$OUT/$name" "${common[@]}" "${settings[@]}" \
-        --training.optimizer.learn_rate.initial_rate "$rate" \
-        --training.logger.output_file "$OUT/$name/curve.jsonl" "$@" 2>&1 | tee "$OUT/$name/train.log"
-    echo "$(( SECONDS - start ))" > "$OUT/$name/seconds"
+    train_once "$OUT/$name" spacy_train "$OUT/$name" "$config" "${settings[@]}" \
+        --training.optimizer.learn_rate.initial_rate "$rate" "$@"
+}
+spacy_train() {  # FOLDER CONFIG [OVERRIDES...]: dev F1 of each evaluation in FOLDER/curve.jsonl
+    local folder=$1 config=$2; shift 2
+    python -m spacy train "$config" --output "$folder" "${common[@]}" \
+        --training.logger.output_file "$folder/curve.jsonl" "$@" 2>&1 | tee "$folder/train.log"
 }
 
 # The rows of the comparison: spaCy's ner; mclner with L_ce only; + L_ce on the views; + L_sc; + L_tc;

@@ -40,22 +40,18 @@ by_sentences=(--training.batcher "{\"@batchers\": \"spacy.batch_by_sequence.v1\"
 
 # shellcheck source=scripts/prepare_benchmarks.sh
 . scripts/prepare_benchmarks.sh
+# shellcheck source=scripts/train_once.sh
+. scripts/train_once.sh
 if [ -n "$TEACHER" ]; then
     [ -f "$TEACHER/meta.json" ] || { echo "TEACHER=$TEACHER: no pipeline there (no meta.json)" >&2; exit 2; }
 else
-    # trained here, finished only when its marker is written after the last step (spaCy writes
-    # model-best at the first evaluation, so a stopped run has one too)
     source_run=training/self/source-$(basename "$SOURCE" .spacy)
     TEACHER=$source_run/model-best
-    if [ ! -f "$source_run/finished" ]; then
-        rm -rf "$source_run"
-        python -m spacy train configs/mclner.cfg --output "$source_run" \
-            --paths.train "$SOURCE" --paths.dev corpus/dev --paths.encoder "$ENCODER" \
-            --paths.train_limit "$TRAIN_SENTS" --paths.dev_limit 250 --training.max_epochs "$EPOCHS" --training.eval_frequency 50 \
-            --components.mclner.none_weight "$NONE_WEIGHT" \
-            "${by_sentences[@]}" --training.optimizer.learn_rate.total_steps $(( (TRAIN_SENTS + BATCH - 1) / BATCH * EPOCHS ))
-        touch "$source_run/finished"
-    fi
+    train_once "$source_run" python -m spacy train configs/mclner.cfg --output "$source_run" \
+        --paths.train "$SOURCE" --paths.dev corpus/dev --paths.encoder "$ENCODER" \
+        --paths.train_limit "$TRAIN_SENTS" --paths.dev_limit 250 --training.max_epochs "$EPOCHS" --training.eval_frequency 50 \
+        --components.mclner.none_weight "$NONE_WEIGHT" \
+        "${by_sentences[@]}" --training.optimizer.learn_rate.total_steps $(( (TRAIN_SENTS + BATCH - 1) / BATCH * EPOCHS ))
 fi
 
 student=(--paths.encoder "$ENCODER" --paths.train_limit "$STUDENT_SOURCE" --paths.dev_limit "$DEV_SELECT"

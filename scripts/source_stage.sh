@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
+ENCODER=${ENCODER:-assets/encoder}
 TRAIN_SENTS=${TRAIN_SENTS:-4000}
 EPOCHS=${EPOCHS:-2}
 DEV_SELECT=${DEV_SELECT:-250}     # dev docs per language used to pick the checkpoint
@@ -17,29 +18,25 @@ STEPS=$(( (TRAIN_SENTS + BATCH - 1) / BATCH * EPOCHS ))
 # BATCH sentences (spacy.batch_by_sequence.v1), as STEPS and the README's numbers assume.
 by_sentences=(--training.batcher "{\"@batchers\": \"spacy.batch_by_sequence.v1\", \"size\": $BATCH, \"get_length\": null}")
 
-[ -f assets/encoder/config.json ] || python -m spacy_mclner encoder assets/encoder
-[ -f corpus/en-train.spacy ] || python -m spacy_mclner convert "$DATA/conll2003/en/train" corpus/en-train.spacy --lang en
-for pair in conll2003/en:en conll2003/de:de conll2002/es:es conll2002/nl:nl; do
-    lang=${pair#*:}
-    [ -f "corpus/dev/$lang-dev.spacy" ] || python -m spacy_mclner convert "$DATA/${pair%:*}/dev" "corpus/dev/$lang-dev.spacy" --lang "$lang"
-done
+# shellcheck source=scripts/prepare_benchmarks.sh
+. scripts/prepare_benchmarks.sh
+# shellcheck source=scripts/train_once.sh
+. scripts/train_once.sh
 
 mkdir -p metrics
 declare -A settings=([mclner]="--components.mclner.none_weight $NONE_WEIGHT"
     [ner_baseline]="--training.optimizer.learn_rate.initial_rate $NER_LR")
 # shellcheck disable=SC2086  # each settings entry holds an option and its value
+spacy_train() {  # NAME: configs/NAME.cfg into training/NAME, its log in metrics/train_NAME.log
+    python -m spacy train "configs/$1.cfg" --output "training/$1" \
+        --paths.train corpus/en-train.spacy --paths.dev corpus/dev --paths.encoder "$ENCODER" \
+        --paths.train_limit "$TRAIN_SENTS" --paths.dev_limit "$DEV_SELECT" \
+        --training.max_epochs "$EPOCHS" --training.eval_frequency 50 "${by_sentences[@]}" \
+        --training.optimizer.learn_rate.total_steps "$STEPS" ${settings[$1]} | tee "metrics/train_$1.log"
+}
 for name in mclner ner_baseline; do
-    # finished when its wall time is written, after the last step; a stopped run starts again
-    if [ ! -f "metrics/train_$name.seconds" ]; then
-        rm -rf "training/$name"
-        start=$SECONDS
-        python -m spacy train "configs/$name.cfg" --output "training/$name" \
-            --paths.train corpus/en-train.spacy --paths.dev corpus/dev \
-            --paths.train_limit "$TRAIN_SENTS" --paths.dev_limit "$DEV_SELECT" \
-            --training.max_epochs "$EPOCHS" --training.eval_frequency 50 "${by_sentences[@]}" \
-            --training.optimizer.learn_rate.total_steps "$STEPS" ${settings[$name]} | tee "metrics/train_$name.log"
-        echo "$(( SECONDS - start ))" > "metrics/train_$name.seconds"
-    fi
+    train_once "training/$name" spacy_train "$name"
+    cp "training/$name/seconds" "metrics/train_$name.seconds"
     python -m spacy_mclner evaluate "training/$name/model-best" corpus/dev --output "metrics/dev_$name.json"
 done
 python -m spacy_mclner bench training/mclner/model-best training/ner_baseline/model-best \
