@@ -3,7 +3,7 @@
 # of SEEDS (scripts/learning_curves.sh: 12-layer encoder, bottom 8 layers frozen and cached,
 # bfloat16, 4,000 English sentences), scored on the full dev sets, then one table of the mean and
 # standard deviation over seeds (scripts/results_table.py). Finished runs and scores are kept, so
-# a rerun continues where the last one stopped. Rows: ner (lr 2e-4) and mclner_ce (L_ce only), 6,000
+# a rerun continues where the last one stopped; a seed whose score file exists is not trained again. Rows: ner (lr 2e-4) and mclner_ce (L_ce only), 6,000
 # steps each (at 3,000, two of mclner_ce's three seeds were still climbing), and the other
 # learning_curves.sh rows of mclner (3,000 steps): mclner_views, mclner_sc, mclner_tc, mclner;
 # and mclner_self: the full row's model as the teacher of ROUNDS self-training rounds on the
@@ -42,6 +42,10 @@ for row in $ROWS; do
     files=()
     for seed in $SEEDS; do
         run=$OUT/$([ "$BENCHMARK" = conll ] || echo "$BENCHMARK-")seed$seed
+        # a self-training row's scores name its rounds: a rerun with more rounds scores the new model
+        scores=$RESULTS/${PREFIX}_${row}$([ "$row" != mclner_self ] || echo "_r$ROUNDS")_seed$seed.json
+        files+=("$scores")
+        [ -f "$scores" ] && continue  # scored: its runs are not needed again (nor kept on disk)
         model=$run/$row/model-best
         case $row in
             ner) SEED=$seed RUNS=ner NER_LR=0.0002 STEPS=6000 OUT=$run bash scripts/learning_curves.sh ;;
@@ -59,10 +63,7 @@ for row in $ROWS; do
                 model=$run/$row/$BENCHMARK/round-$ROUNDS/model/model-best ;;
             *) SEED=$seed RUNS=$row OUT=$run bash scripts/learning_curves.sh ;;
         esac
-        # a self-training row's scores name its rounds: a rerun with more rounds scores the new model
-        scores=$RESULTS/${PREFIX}_${row}$([ "$row" != mclner_self ] || echo "_r$ROUNDS")_seed$seed.json
-        [ -f "$scores" ] || python -m spacy_mclner evaluate "$model" "$DEV" --output "$scores"
-        files+=("$scores")
+        python -m spacy_mclner evaluate "$model" "$DEV" --output "$scores"  # written whole
     done
     table+=("$row=$(IFS=,; echo "${files[*]}")")
 done
