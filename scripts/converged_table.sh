@@ -4,7 +4,8 @@
 # bfloat16, 4,000 English sentences), scored on the full dev sets, then one table of the mean and
 # standard deviation over seeds (scripts/results_table.py). Finished runs and scores are kept, so
 # a rerun continues where the last one stopped; a seed whose score file exists is not trained again.
-# Rows: ner (lr 2e-4) and mclner_ce (L_ce only), 6,000 steps each (at 3,000, two of mclner_ce's three seeds were still climbing), and the other
+# Rows: ner (lr 2e-4) and mclner_ce (L_ce only), 6,000 steps each (at 3,000, two of mclner_ce's
+# three seeds were still climbing), and the other
 # learning_curves.sh rows of mclner (3,000 steps): mclner_views, mclner_sc, mclner_tc, mclner;
 # and mclner_self: the full row's model as the teacher of ROUNDS self-training rounds on the
 # benchmark's targets (scripts/self_training.sh), each pseudo-labelling the first SELF_LIMIT unlabelled sentences per

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
-ENCODER=${ENCODER:-assets/encoder}
+ENCODER=${ENCODER:-assets/encoder}  # the encoder folder both pipelines load (made if missing)
 TRAIN_SENTS=${TRAIN_SENTS:-4000}
 EPOCHS=${EPOCHS:-2}
 DEV_SELECT=${DEV_SELECT:-250}     # dev docs per language used to pick the checkpoint
