@@ -9,7 +9,7 @@ import torch
 from spacy.language import Language
 from spacy.util import fix_random_seed
 
-from spacy_mclner.ml.encoder_runtime import EncoderRuntime, hf_models, runtime_of
+from spacy_mclner.ml.encoder_runtime import EncoderRuntime, hf_models, resolved_precision, runtime_of
 
 from .helpers import TRAIN_DATA, make_examples, make_nlp
 
@@ -155,6 +155,25 @@ def test_bfloat16_predicts_what_float32_does_and_trains(trained: Language, encod
     fix_random_seed(0)
     losses = _train(make_nlp(encoder_dir, precision="bfloat16", freeze_layers=1, frozen_cache_mb=10), 3)
     assert all(numpy.isfinite(losses)) and losses[-1] < losses[0]
+
+
+def test_auto_precision_follows_the_hardware_and_runs_anywhere(trained: Language, encoder_dir: Path):
+    cpu = torch.device("cpu")
+    expected = "bfloat16" if _bf16_supported() else "float32"
+    assert resolved_precision("auto", cpu) == expected
+    assert resolved_precision("float32", cpu) == "float32" and resolved_precision("int8", cpu) == "int8"
+    _same_entities_as(trained, encoder_dir, "auto", max_probability_change=0.05 if expected == "bfloat16" else 1e-5)
+    fix_random_seed(0)
+    losses = _train(make_nlp(encoder_dir, precision="auto", freeze_layers=1, frozen_cache_mb=10), 3)
+    assert all(numpy.isfinite(losses)) and losses[-1] < losses[0]
+
+
+@pytest.mark.skipif(_bf16_supported(), reason="this CPU has bfloat16 support")
+def test_explicit_bfloat16_is_refused_where_the_hardware_has_none(trained: Language, encoder_dir: Path):
+    nlp = make_nlp(encoder_dir, precision="bfloat16")
+    nlp.from_bytes(trained.to_bytes())
+    with pytest.raises(ValueError, match="needs a cpu with bfloat16 support.*or to 'auto'"):
+        nlp("Angela Merkel visited Paris.")
 
 
 def test_int8_predicts_what_float32_does_saves_float32_and_refuses_training(trained: Language, encoder_dir: Path, tmp_path: Path):

@@ -88,6 +88,7 @@ def build_mclner_model(
         through them once per run rather than once per epoch; 0: no cache.
     precision: "float32", or "bfloat16" to run encoder and head under bfloat16
         autocast, in training and inference (needs a CPU or GPU with bfloat16), or
+        "auto": bfloat16 where the hardware has it, float32 (with a warning) elsewhere, or
         "int8" to run the encoder's linear layers with int8 weights (torch's dynamic
         quantization, CPU), in inference only: load a trained pipeline with it.
     max_entity_width: the band of cells a relation can occupy; the `mclner`
