@@ -9,13 +9,18 @@ import torch
 from spacy.language import Language
 from spacy.util import fix_random_seed
 
-from spacy_mclner.ml.encoder_runtime import EncoderRuntime, hf_models, resolved_precision, runtime_of
+from spacy_mclner.ml.encoder_runtime import (
+    EncoderRuntime,
+    bfloat16_supported,
+    hf_models,
+    resolved_precision,
+    runtime_of,
+)
 
 from .helpers import TRAIN_DATA, make_examples, make_nlp
 
 
-def _bf16_supported() -> bool:
-    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+CPU_HAS_BF16 = bfloat16_supported(torch.device("cpu"))
 
 
 def _hf(nlp: Language, name: str = "mclner") -> torch.nn.Module:
@@ -149,7 +154,7 @@ def _same_entities_as(trained: Language, encoder_dir: Path, precision: str, max_
     return nlp
 
 
-@pytest.mark.skipif(not _bf16_supported(), reason="this CPU has no bfloat16 support")
+@pytest.mark.skipif(not CPU_HAS_BF16, reason="this CPU has no bfloat16 support")
 def test_bfloat16_predicts_what_float32_does_and_trains(trained: Language, encoder_dir: Path):
     _same_entities_as(trained, encoder_dir, "bfloat16", max_probability_change=0.05)
     fix_random_seed(0)
@@ -159,7 +164,7 @@ def test_bfloat16_predicts_what_float32_does_and_trains(trained: Language, encod
 
 def test_auto_precision_follows_the_hardware_and_runs_anywhere(trained: Language, encoder_dir: Path):
     cpu = torch.device("cpu")
-    expected = "bfloat16" if _bf16_supported() else "float32"
+    expected = "bfloat16" if CPU_HAS_BF16 else "float32"
     assert resolved_precision("auto", cpu) == expected
     assert resolved_precision("float32", cpu) == "float32" and resolved_precision("int8", cpu) == "int8"
     _same_entities_as(trained, encoder_dir, "auto", max_probability_change=0.05 if expected == "bfloat16" else 1e-5)
@@ -168,7 +173,7 @@ def test_auto_precision_follows_the_hardware_and_runs_anywhere(trained: Language
     assert all(numpy.isfinite(losses)) and losses[-1] < losses[0]
 
 
-@pytest.mark.skipif(_bf16_supported(), reason="this CPU has bfloat16 support")
+@pytest.mark.skipif(CPU_HAS_BF16, reason="this CPU has bfloat16 support")
 def test_explicit_bfloat16_is_refused_where_the_hardware_has_none(trained: Language, encoder_dir: Path):
     nlp = make_nlp(encoder_dir, precision="bfloat16")
     nlp.from_bytes(trained.to_bytes())
