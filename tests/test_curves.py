@@ -47,6 +47,15 @@ def test_curves_report_writes_table_json_and_plot(tmp_path: Path):
     assert "| run | 600 | 72.3 | 400 | 71.8 | 71.8 | yes | -0.1 | yes | 60 |" in markdown
     assert (tmp_path / "curves.png").stat().st_size > 1000
     assert srsly.read_json(tmp_path / "curves.json")["runs"][0]["plateaued"] is True
+    assert "has not plateaued" not in markdown
+
+
+def test_curves_report_says_which_runs_are_still_rising(tmp_path: Path):
+    rising, flat = _curve([10, 30, 50, 60, 66, 70, 73]), _curve([10, 50, 70, 72, 72.3, 71, 72.2])
+    flat.name = "flat"
+    markdown = curves_report([rising, flat], ["de"], tmp_path / "curves")
+    assert "run has not plateaued by the smoothed and raw rules (its last third gained" in markdown
+    assert "flat has not plateaued" not in markdown
 
 
 def test_runs_compared_at_equal_steps(tmp_path: Path):

@@ -129,6 +129,14 @@ def curves_report(curves: List[Curve], targets: Sequence[str], output: Path, at_
         for row in rows
     ]
     lines += markdown_table(header, table, aligns="lrrrrrlrlr")
+    for row in rows:
+        failed = [rule for rule, key in (("smoothed", "plateaued"), ("raw", "raw_plateaued")) if not row[key]]
+        if failed:
+            lines.append(
+                f"\n{row['name']} has not plateaued by the {' and '.join(failed)} rule{'s' if len(failed) > 1 else ''} (its last third gained "
+                f"{row['gain_last_third']:+.1f} smoothed, {row['raw_gain_last_third']:+.1f} raw): it may still be "
+                "learning, so its scores are not those of a converged run; train it for more steps and check again."
+            )
     if at_steps:
         lines += ["", f"Dev macro F1 over {', '.join(targets)} at equal steps:", ""] + at_steps_table(curves, at_steps)
     markdown = "\n".join(lines) + "\n"
