@@ -4,7 +4,9 @@ from typing import List
 
 import pytest
 import srsly
+from typer.testing import CliRunner
 
+from spacy_mclner.cli import app
 from spacy_mclner.evaluation.curves import Curve, curves_report, plateau, read_curve
 
 
@@ -63,3 +65,14 @@ def test_runs_compared_at_equal_steps(tmp_path: Path):
     assert "| run | 50.0 | 72.0 | 61.0 | 30 |" in markdown
     with pytest.raises(ValueError, match="no evaluation at step 150"):
         curves_report([_curve([10, 50])], ["de"], tmp_path / "c", at_steps=[150])
+
+
+def test_curves_command_reads_a_run_folder_or_a_curve_file(tmp_path: Path):
+    records = [{"step": 100 * i, "seconds": i, "f_per_lang": {"de": f}} for i, f in enumerate([10, 50, 70, 72, 72.3, 71, 72.2])]
+    (tmp_path / "run").mkdir()
+    srsly.write_jsonl(tmp_path / "run" / "curve.jsonl", records)
+    srsly.write_jsonl(tmp_path / "copied.jsonl", records)
+    args = ["curves", f"a={tmp_path / 'run'}", f"b={tmp_path / 'copied.jsonl'}", "--targets", "de", "--output", str(tmp_path / "c")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert [run["best"] for run in srsly.read_json(tmp_path / "c.json")["runs"]] == [72.3, 72.3]
