@@ -13,14 +13,14 @@ FAKE_TRAIN = """
 set -euo pipefail
 . "{script}"
 fake_train() {{ echo run >> calls; touch "$1/model-best"; [ "$2" = ok ]; }}
-train_once out fake_train out "$1"
+train_once out fake_train out "$1" {setting}
 """
 
 
-def run_once(workdir: Path, outcome: str, set_e: bool = True) -> int:
-    body = FAKE_TRAIN.format(script=SCRIPT)
+def run_once(workdir: Path, outcome: str, set_e: bool = True, setting: str = "lr=1") -> int:
+    body = FAKE_TRAIN.format(script=SCRIPT, setting=setting)
     if not set_e:  # a caller inside `if` or `||`, where bash ignores `set -e`
-        body = body.replace('train_once out fake_train out "$1"', 'train_once out fake_train out "$1" || exit 7')
+        body = body.replace(f'train_once out fake_train out "$1" {setting}', f'train_once out fake_train out "$1" {setting} || exit 7')
     return subprocess.run(["bash", "-c", body, "bash", outcome], cwd=workdir).returncode
 
 
@@ -52,3 +52,12 @@ def test_failed_run_writes_no_marker(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "seconds").exists()
     assert run_once(tmp_path, "ok") == 0
     assert calls(tmp_path) == 3
+
+
+def test_finished_run_is_not_taken_for_a_run_with_other_settings(tmp_path: Path) -> None:
+    assert run_once(tmp_path, "ok", setting="lr=1") == 0
+    assert run_once(tmp_path, "ok", setting="lr=2") != 0  # an error, not the lr=1 run
+    assert calls(tmp_path) == 1
+    assert (tmp_path / "out" / "seconds").exists()  # the finished run is kept
+    assert run_once(tmp_path, "ok", setting="lr=1") == 0
+    assert calls(tmp_path) == 1
