@@ -12,13 +12,18 @@
 # target and training its student SELF_STEPS steps on them, the same English sentences and views.
 # BENCHMARK=panx trains on PAN-X English and scores the PAN-X dev sets of all 38 targets (the first
 # PANX_DEV sentences of each; learning_curves.sh); its mclner_self pseudo-labels all 38 targets.
-# OUT: the runs' folder; RESULTS: the scores' and the table's; ENCODER and DATA go to learning_curves.sh.
+# OUT: the runs' folder; RESULTS: the scores' and the table's; ENCODER, DATA and PRECISION (bfloat16 unless
+# set) go to learning_curves.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SEEDS=${SEEDS:-"0 1 2"}
 ROWS=${ROWS:-"ner mclner_ce mclner"}
-OUT=${OUT:-training/converged}
-RESULTS=${RESULTS:-results/converged/seeds}
+# Runs and scores of another precision than the committed bfloat16 ones go to folders of their own
+# (training/converged-float32, results/converged/seeds-float32), so that a seed scored in one is
+# never taken for the other's.
+precision_suffix=$([ "${PRECISION:-bfloat16}" = bfloat16 ] || echo "-$PRECISION")
+OUT=${OUT:-training/converged$precision_suffix}
+RESULTS=${RESULTS:-results/converged/seeds$precision_suffix}
 BENCHMARK=${BENCHMARK:-conll}
 DATA=${DATA:-../shared/data}
 PANX_DEV=${PANX_DEV:-500}
