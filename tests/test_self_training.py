@@ -7,13 +7,16 @@ import numpy
 import pytest
 import spacy
 import srsly
+import torch
 from spacy.language import Language
 from spacy.tokens import DocBin
 from spacy.util import load_model_from_config
+from thinc.api import PyTorchShim
 from typer.testing import CliRunner
 
 from spacy_mclner.cli import app
 from spacy_mclner.data.annotations import set_doc_lang
+from spacy_mclner.pipeline.identity import same_predictor
 from spacy_mclner.selftrain import rounds as self_training
 from spacy_mclner.selftrain.rounds import (
     SelfTrainingPlan,
@@ -118,7 +121,7 @@ def test_rounds_resume_after_an_interrupted_round(data: Dict[str, Path], encoder
     assert set(records[2]["dev"]["per_lang"]) == {"de", "en"}
     assert (output / "quality.png").read_bytes()[:4] == b"\x89PNG"
     table = (output / "quality.md").read_text(encoding="utf8")
-    assert "| source |" in table and "| round 2 |" in table and "| 2 | de | 3 |" in table
+    assert "| source |" in table and "| round 2 " in table and "| 2 | de | 3 |" in table
     assert [record["round"] for record in srsly.read_json(output / "quality.json")] == [0, 1, 2]
 
     (output / "quality.md").unlink()
@@ -135,6 +138,55 @@ def test_rounds_resume_after_an_interrupted_round(data: Dict[str, Path], encoder
     assert round_1.stat().st_mtime_ns != before and not (output / "round-2").exists()
     assert [record["round"] for record in records] == [0, 1]
     assert srsly.read_json(output / "run.json")["settings"]["threshold"] == 0.0
+
+
+def test_a_student_that_kept_its_teacher_is_scored_once(data: Dict[str, Path], encoder_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    """One step at the warm-up's zero rate, evaluated only before it: model-best is the teacher's weights."""
+    output = data["root"] / "kept"
+    plan = SelfTrainingPlan(
+        teacher=data["teacher"],
+        output=output,
+        config=STUDENT_CONFIG,
+        source=data["train.spacy"],
+        unlabeled={"de": data["de.unlabeled"]},
+        dev=data["dev"],
+        threshold=0.5,
+        rounds=1,
+        overrides={"paths.encoder": str(encoder_dir), "training.max_steps": 1, "training.eval_frequency": 2},
+    )
+    scored = []
+    real_dev_scores = self_training._dev_scores
+    monkeypatch.setattr(self_training, "_dev_scores", lambda plan, model: (scored.append(Path(model)), real_dev_scores(plan, model))[1])
+    records = run_self_training(plan)
+    assert records[1]["kept_teacher"] is True
+    assert scored == [data["teacher"]]  # round 0 only: the student's scores are its teacher's
+    assert records[1]["dev"] == records[0]["dev"]
+    assert "| round 1 (kept its teacher) |" in (output / "quality.md").read_text(encoding="utf8")
+
+    args = ["report", f"mclner={data['teacher']}", "--self-training", str(output), "--data", str(data["dev"])]
+    result = CliRunner().invoke(app, [*args, "--output", str(data["root"] / "kept-report" / "report")])
+    assert result.exit_code == 0, result.output
+    report = srsly.read_json(data["root"] / "kept-report" / "report.json")
+    assert report["pipelines"]["round-1"]["same_as"] == "mclner"
+    assert report["pipelines"]["round-1"]["scores"] == report["pipelines"]["mclner"]["scores"]
+    assert "round-1 is mclner's model again" in result.output
+
+
+def test_same_predictor_compares_weights_and_the_settings_that_predict(data: Dict[str, Path], tmp_path: Path):
+    def saved_copy(name: str, settings: Dict[str, float], change=lambda pipe: None) -> Path:
+        nlp = spacy.load(data["teacher"], config={"components": {"mclner": settings}})
+        change(nlp.get_pipe("mclner"))
+        nlp.to_disk(tmp_path / name)
+        return tmp_path / name
+
+    def nudge_a_weight(pipe) -> None:
+        shim = next(shim for node in pipe.model.walk() for shim in node.shims if isinstance(shim, PyTorchShim))
+        with torch.no_grad():
+            next(shim._model.parameters()).add_(1e-3)
+
+    assert same_predictor(data["teacher"], saved_copy("trained-otherwise", {"none_weight": 0.7, "mse_weight": 1.0}))
+    assert not same_predictor(data["teacher"], saved_copy("threshold", {"threshold": 0.5}))
+    assert not same_predictor(data["teacher"], saved_copy("nudged", {}, nudge_a_weight))
 
 
 def test_the_command_passes_languages_and_config_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):

@@ -22,9 +22,10 @@ def report_cli(
 ) -> None:
     """Compare pipelines side by side: F1 per language and type, target macro F1, bar chart."""
     from ..evaluation.report import compare_pipelines, report_markdown, write_report
-    from ..selftrain.rounds import round_models
+    from ..selftrain.rounds import kept_teachers, round_models
 
     named = {name: str(path) for name, path in named_paths(pipelines, "PIPELINES").items()}
+    same_as = kept_teachers(self_training) if self_training is not None else {}
     if self_training is not None:
         for name, path in round_models(self_training).items():
             if name in named:
@@ -32,7 +33,8 @@ def report_cli(
             named[name] = str(path)
     use_gpu(gpu_id)
     report, predictions = compare_pipelines(
-        named, data, source_lang=source_lang, lang=lang, limit=limit, batch_size=batch_size, labels=split_option(labels)
+        named, data, source_lang=source_lang, lang=lang, limit=limit, batch_size=batch_size,
+        labels=split_option(labels), same_as=same_as,
     )
     paths = write_report(report, output, predictions)
     typer.echo(report_markdown(report))

@@ -29,6 +29,7 @@ def compare_pipelines(
     limit: int = 0,
     batch_size: int = 64,
     labels: Optional[Sequence[str]] = None,
+    same_as: Optional[Mapping[str, PathOrName]] = None,
 ) -> Tuple[Dict[str, Any], Dict[str, List[Example]]]:
     """Load and score each pipeline (name -> folder or package) on the same data.
 
@@ -36,17 +37,27 @@ def compare_pipelines(
     holds each pipeline's full scores and their macro F1 over the targets.
     Beside it come each pipeline's predictions on the first dev sentences of
     each language, which the error page (errors_page.py) picks from.
+    same_as: name -> the folder of a pipeline known to predict alike (a
+    self-training round whose student kept its teacher); where that folder
+    was scored before it in `pipelines`, its scores are reused, not recomputed.
     """
     if not pipelines:
         raise ValueError("No pipelines to compare")
     results: Dict[str, Any] = {}
     predictions: Dict[str, List[Example]] = {}
+    scored_names: Dict[Path, str] = {}
     for name, model in pipelines.items():
+        twin = scored_names.get(Path(same_as[name]).resolve()) if same_as and name in same_as else None
+        if twin is not None:
+            results[name] = {"model": str(model), "same_as": twin, "scores": results[twin]["scores"]}
+            predictions[name] = predictions[twin]
+            continue
         scored, seconds = predict_examples(
             spacy.load(model), data, lang=lang, limit=limit, batch_size=batch_size, labels=labels, desc=name
         )
         results[name] = {"model": str(model), "scores": score_examples(scored, seconds)}
         predictions[name] = keep_candidates(scored)
+        scored_names[Path(model).resolve()] = name
     langs = sorted({lang for result in results.values() for lang in result["scores"]["seqeval"]})
     targets = [lang for lang in langs if lang != source_lang] or langs
     for result in results.values():
@@ -83,6 +94,9 @@ def report_markdown(report: Mapping[str, Any]) -> str:
         speed = result["scores"]["speed"]["words_per_second"]
         f1_rows.append([name, *cells, _percent(result["target_macro_f"]), f"{speed:.0f}"])
     lines += markdown_table(["pipeline", *langs, avg_name, "words/s"], f1_rows)
+    twins = [f"{name} is {result['same_as']}'s model again" for name, result in results.items() if "same_as" in result]
+    if twins:
+        lines += ["", f"{'; '.join(twins)} (a self-training student that kept its teacher): scored once."]
     lines += ["", "## Precision / recall / F1 per language and type"]
     header = ["type", "support"] + [f"{name} {key}" for name in results for key in ("P", "R", "F1")]
     for lang in langs:

@@ -1,7 +1,11 @@
 """The `mclner` component's settings, defined once: the factory's defaults, signature and the saved cfg come from here."""
 import inspect
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable, Dict, List, Optional
+
+
+# Marks the settings that change what a trained pipe predicts; the others only shape its training.
+PREDICTS = {"predicts": True}
 
 
 @dataclass(frozen=True)
@@ -30,12 +34,12 @@ class MCLNERSettings:
         distributions on pseudo-labelled docs (self-training); 0 in the source stage.
     """
 
-    spans_key: str = "mclner"
-    max_entity_width: int = 32
+    spans_key: str = field(default="mclner", metadata=PREDICTS)
+    max_entity_width: int = field(default=32, metadata=PREDICTS)
     none_weight: float = 0.1
     encoder_lr_scale: float = 0.01
-    require_nnw: bool = True
-    threshold: float = 0.0
+    require_nnw: bool = field(default=True, metadata=PREDICTS)
+    threshold: float = field(default=0.0, metadata=PREDICTS)
     sc_weight: float = 0.5
     tc_weight: float = 0.5
     temperature: float = 0.1
@@ -57,6 +61,10 @@ class MCLNERSettings:
     def to_cfg(self) -> Dict[str, Any]:
         return asdict(self)
 
+    def prediction_cfg(self) -> Dict[str, Any]:
+        """The settings that change predictions: two pipes with equal weights and these predict alike."""
+        return {item.name: getattr(self, item.name) for item in fields(self) if item.metadata.get("predicts")}
+
 
 def with_settings_signature(factory: Callable, leading: List[inspect.Parameter]) -> Callable:
     """Give `factory(nlp, name, model, scorer, **settings)` one typed keyword per setting.
@@ -66,8 +74,8 @@ def with_settings_signature(factory: Callable, leading: List[inspect.Parameter])
     the dataclass the only place a setting is written.
     """
     settings = [
-        inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=field.default, annotation=field.type)
-        for field in fields(MCLNERSettings)
+        inspect.Parameter(item.name, inspect.Parameter.KEYWORD_ONLY, default=item.default, annotation=item.type)
+        for item in fields(MCLNERSettings)
     ]
     factory.__signature__ = inspect.Signature(leading + settings)  # type: ignore[attr-defined]
     return factory

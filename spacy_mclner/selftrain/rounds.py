@@ -7,7 +7,8 @@ Every round has its own folder under the run's output:
     round-K/student.cfg         the student config, with the teacher's model section
     round-K/model/              `spacy train` output (model-best is the next teacher)
     round-K/curve.jsonl         the student's dev scores at each evaluation (to check its plateau)
-    round-K/round.json          written last: marks the round finished
+    round-K/round.json          written last: marks the round finished (kept_teacher: the student's
+                                best checkpoint is its teacher's weights, scored once)
     run.json                    what the rounds depend on (contents of teacher, data, config; settings)
 
 A rerun with the same run.json skips finished rounds and the pseudo-label files
@@ -31,6 +32,7 @@ from wasabi import msg
 
 from ..data.corpus import read_gold, read_unlabeled
 from ..evaluation.evaluate import evaluate_pipeline
+from ..pipeline.identity import same_predictor
 from ..pipeline.mclner import load_mclner
 from ..util import content_sha256, headless_pyplot, markdown_table, write_json
 from .pseudo_label import pseudo_label_corpus
@@ -87,7 +89,7 @@ def run_self_training(plan: SelfTrainingPlan) -> List[Dict[str, Any]]:
     teacher = plan.teacher
     for round_id in range(1, plan.rounds + 1):
         folder = plan.output / f"round-{round_id}"
-        records.append(_finished(folder) or _run_round(plan, round_id, teacher, folder))
+        records.append(_finished(folder) or _run_round(plan, round_id, teacher, folder, records[-1]))
         teacher = round_model(plan.output, round_id)
     write_quality_report(plan.output, records)
     return records
@@ -147,7 +149,9 @@ def _evaluate_source(plan: SelfTrainingPlan) -> Dict[str, Any]:
     return record
 
 
-def _run_round(plan: SelfTrainingPlan, round_id: int, teacher: Path, folder: Path) -> Dict[str, Any]:
+def _run_round(
+    plan: SelfTrainingPlan, round_id: int, teacher: Path, folder: Path, teacher_record: Dict[str, Any]
+) -> Dict[str, Any]:
     pseudo_dir = folder / "pseudo"
     reports = _pseudo_label(plan, teacher, pseudo_dir)
     model_dir = folder / "model"
@@ -167,7 +171,17 @@ def _run_round(plan: SelfTrainingPlan, round_id: int, teacher: Path, folder: Pat
     }
     train(config_path, model_dir, use_gpu=plan.gpu_id, overrides=overrides)
     student = round_model(plan.output, round_id)
-    record = {"round": round_id, "model": str(student), "teacher": str(teacher), "dev": _dev_scores(plan, student), "pseudo": reports}
+    kept_teacher = same_predictor(teacher, student)
+    if kept_teacher:
+        msg.info(f"Round {round_id}: no checkpoint beat the teacher, so the student is its teacher; scored once")
+    record = {
+        "round": round_id,
+        "model": str(student),
+        "teacher": str(teacher),
+        "kept_teacher": kept_teacher,
+        "dev": teacher_record["dev"] if kept_teacher else _dev_scores(plan, student),
+        "pseudo": reports,
+    }
     write_json(folder / ROUND_FILE, record)
     return record
 
@@ -222,6 +236,11 @@ def round_models(output: Path) -> Dict[str, Path]:
     return {f"round-{r['round']}": round_model(output, r["round"]) for r in read_rounds(output) if r["round"] > 0}
 
 
+def kept_teachers(output: Path) -> Dict[str, str]:
+    """round-K -> its teacher's folder, for each finished round whose student is its teacher again."""
+    return {f"round-{r['round']}": r["teacher"] for r in read_rounds(output) if r.get("kept_teacher")}
+
+
 def read_rounds(output: Path) -> List[Dict[str, Any]]:
     """The records of a run's finished rounds, in round order."""
     records = [_finished(folder) for folder in output.glob("round-*")]
@@ -242,6 +261,8 @@ def quality_markdown(records: Sequence[Dict[str, Any]]) -> str:
     dev_rows = []
     for record in records:
         name = "source" if record["round"] == 0 else f"round {record['round']}"
+        if record.get("kept_teacher"):
+            name += " (kept its teacher)"
         per_lang = record["dev"]["per_lang"]
         cells = [f"{100 * per_lang[lang]['f']:.1f}" if lang in per_lang else "-" for lang in langs]
         target_f = [per_lang[lang]["f"] for lang in targets if lang in per_lang]
