@@ -70,13 +70,9 @@ def test_the_student_config_takes_the_teachers_model(data: Dict[str, Path]):
     assert config["initialize"]["components"]["mclner"]["init_from"] == "${paths.teacher}"
 
 
-class Interrupted(Exception):
-    pass
-
-
-def test_rounds_resume_after_an_interrupted_round(data: Dict[str, Path], encoder_dir: Path, monkeypatch: pytest.MonkeyPatch):
-    output = data["root"] / "run"
-    plan = SelfTrainingPlan(
+def tiny_plan(data: Dict[str, Path], encoder_dir: Path, output: Path, rounds: int, max_steps: int) -> SelfTrainingPlan:
+    """Rounds on the tiny data whose students evaluate every 2 steps (at step 0 first) and stop after max_steps."""
+    return SelfTrainingPlan(
         teacher=data["teacher"],
         output=output,
         config=STUDENT_CONFIG,
@@ -84,13 +80,18 @@ def test_rounds_resume_after_an_interrupted_round(data: Dict[str, Path], encoder
         unlabeled={"de": data["de.unlabeled"]},
         dev=data["dev"],
         threshold=0.5,
-        rounds=2,
-        overrides={
-            "paths.encoder": str(encoder_dir),
-            "training.max_steps": 2,
-            "training.eval_frequency": 2,
-        },
+        rounds=rounds,
+        overrides={"paths.encoder": str(encoder_dir), "training.max_steps": max_steps, "training.eval_frequency": 2},
     )
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_rounds_resume_after_an_interrupted_round(data: Dict[str, Path], encoder_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    output = data["root"] / "run"
+    plan = tiny_plan(data, encoder_dir, output, rounds=2, max_steps=2)
     real_train = self_training.train
     trained_rounds = []
 
@@ -143,17 +144,7 @@ def test_rounds_resume_after_an_interrupted_round(data: Dict[str, Path], encoder
 def test_a_student_that_kept_its_teacher_is_scored_once(data: Dict[str, Path], encoder_dir: Path, monkeypatch: pytest.MonkeyPatch):
     """One step at the warm-up's zero rate, evaluated only before it: model-best is the teacher's weights."""
     output = data["root"] / "kept"
-    plan = SelfTrainingPlan(
-        teacher=data["teacher"],
-        output=output,
-        config=STUDENT_CONFIG,
-        source=data["train.spacy"],
-        unlabeled={"de": data["de.unlabeled"]},
-        dev=data["dev"],
-        threshold=0.5,
-        rounds=1,
-        overrides={"paths.encoder": str(encoder_dir), "training.max_steps": 1, "training.eval_frequency": 2},
-    )
+    plan = tiny_plan(data, encoder_dir, output, rounds=1, max_steps=1)
     scored = []
     real_dev_scores = self_training._dev_scores
     monkeypatch.setattr(self_training, "_dev_scores", lambda plan, model: (scored.append(Path(model)), real_dev_scores(plan, model))[1])
