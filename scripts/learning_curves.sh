@@ -77,12 +77,14 @@ train() {  # NAME CONFIG PREFIX-OF-ENCODER-SETTINGS LEARN-RATE [OVERRIDES...]
     local name=$1 config=$2 prefix=$3 rate=$4; shift 4
     local settings=() i
     for ((i = 0; i < ${#runtime[@]}; i += 2)); do settings+=("--$prefix.${runtime[i]}" "${runtime[i+1]}"); done
-    train_once "$OUT/$name" spacy_train "$OUT/$name" "$config" "${settings[@]}" \
+    # every setting is an argument of the recorded command, so a rerun with another SEED, STEPS, ...
+    # is told apart from the finished run (train_once)
+    train_once "$OUT/$name" spacy_train "$OUT/$name" "$config" "${common[@]}" "${settings[@]}" \
         --training.optimizer.learn_rate.initial_rate "$rate" "$@"
 }
 spacy_train() {  # FOLDER CONFIG [OVERRIDES...]: dev F1 of each evaluation in FOLDER/curve.jsonl
     local folder=$1 config=$2; shift 2
-    python -m spacy train "$config" --output "$folder" "${common[@]}" \
+    python -m spacy train "$config" --output "$folder" \
         --training.logger.output_file "$folder/curve.jsonl" "$@" 2>&1 | tee "$folder/train.log"
 }
 

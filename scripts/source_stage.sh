@@ -26,16 +26,19 @@ by_sentences=(--training.batcher "{\"@batchers\": \"spacy.batch_by_sequence.v1\"
 mkdir -p metrics
 declare -A settings=([mclner]="--components.mclner.none_weight $NONE_WEIGHT"
     [ner_baseline]="--training.optimizer.learn_rate.initial_rate $NER_LR")
-# shellcheck disable=SC2086  # each settings entry holds an option and its value
-spacy_train() {  # NAME: configs/NAME.cfg into training/NAME, its log in metrics/train_NAME.log
-    python -m spacy train "configs/$1.cfg" --output "training/$1" \
-        --paths.train corpus/en-train.spacy --paths.dev corpus/dev --paths.encoder "$ENCODER" \
-        --paths.train_limit "$TRAIN_SENTS" --paths.dev_limit "$DEV_SELECT" \
-        --training.max_epochs "$EPOCHS" --training.eval_frequency 50 "${by_sentences[@]}" \
-        --training.optimizer.learn_rate.total_steps "$STEPS" ${settings[$1]} | tee "metrics/train_$1.log"
+common=(--paths.train corpus/en-train.spacy --paths.dev corpus/dev --paths.encoder "$ENCODER"
+    --paths.train_limit "$TRAIN_SENTS" --paths.dev_limit "$DEV_SELECT"
+    --training.max_epochs "$EPOCHS" --training.eval_frequency 50 "${by_sentences[@]}"
+    --training.optimizer.learn_rate.total_steps "$STEPS")
+spacy_train() {  # NAME [OVERRIDES...]: configs/NAME.cfg into training/NAME, its log in metrics/train_NAME.log
+    local name=$1; shift
+    python -m spacy train "configs/$name.cfg" --output "training/$name" "$@" | tee "metrics/train_$name.log"
 }
 for name in mclner ner_baseline; do
-    train_once "training/$name" spacy_train "$name"
+    # every setting is an argument of the recorded command (train_once), so a rerun with other sizes
+    # is told apart from the finished run
+    # shellcheck disable=SC2086  # each settings entry holds an option and its value
+    train_once "training/$name" spacy_train "$name" "${common[@]}" ${settings[$name]}
     cp "training/$name/seconds" "metrics/train_$name.seconds"
     python -m spacy_mclner evaluate "training/$name/model-best" corpus/dev --output "metrics/dev_$name.json"
 done
