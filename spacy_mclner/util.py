@@ -12,6 +12,13 @@ import srsly
 from spacy.tokens import Doc, DocBin
 
 PARTIAL_SUFFIX = ".partial"
+CACHE_ENV = "SPACY_MCLNER_CACHE"
+DEFAULT_CACHE = Path("~/.cache/spacy_mclner")
+
+
+def cache_dir() -> Path:
+    """Where converted encoders and parsed dictionaries are kept: $SPACY_MCLNER_CACHE, else ~/.cache/spacy_mclner."""
+    return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE).expanduser()
 
 
 @contextmanager

