@@ -25,10 +25,10 @@ def cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     if os.environ.get(CACHE_ENV):
         yield Path(os.environ[CACHE_ENV])
         return
-    folder = tmp_path_factory.mktemp("cache")
-    os.environ[CACHE_ENV] = str(folder)
-    yield folder
-    del os.environ[CACHE_ENV]
+    with pytest.MonkeyPatch.context() as patch:
+        folder = tmp_path_factory.mktemp("cache")
+        patch.setenv(CACHE_ENV, str(folder))
+        yield folder
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from spacy_mclner.data.dictionaries import (
     merge_dictionaries,
     read_word_pairs,
 )
+from spacy_mclner.util import CACHE_ENV
 
 
 def write(path: Path, text: str) -> Path:
@@ -213,7 +214,7 @@ def test_load_dictionary_stacks_word_pairs_cldr_and_freedict(tmp_path):
 
 def test_a_parsed_freedict_is_kept_until_its_files_change(tmp_path, monkeypatch):
     """The parse of eng-deu takes about 20 s: a second load reads the cache, an edited file parses again."""
-    monkeypatch.setenv("SPACY_MCLNER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     write_dictd(tmp_path, "freedict-eng-deu", FREEDICT_ENTRIES)
     parsed = load_freedict("de", tmp_path)
     cached = list((tmp_path / "cache" / "freedict").iterdir())
