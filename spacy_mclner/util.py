@@ -9,11 +9,20 @@ from types import ModuleType
 from typing import Any, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import srsly
+from spacy.lang.xx import MultiLanguage
 from spacy.tokens import Doc, DocBin
+from spacy.vocab import Vocab, create_vocab
 
 PARTIAL_SUFFIX = ".partial"
 CACHE_ENV = "SPACY_MCLNER_CACHE"
 DEFAULT_CACHE = Path("~/.cache/spacy_mclner")
+
+
+def blank_vocab() -> Vocab:
+    """The vocab of `spacy.blank("xx")`, made without a Language: creating one loads every spaCy
+    entry point, spacy-transformers and its `transformers` import included, seconds of start-up
+    that reading and writing corpora do not need."""
+    return create_vocab(MultiLanguage.lang, MultiLanguage.Defaults)
 
 
 def cache_dir() -> Path:

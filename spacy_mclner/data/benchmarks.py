@@ -16,9 +16,8 @@ import zipfile
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
-import spacy
 
-from ..util import written_whole
+from ..util import blank_vocab, written_whole
 from .corpus import convert_file, read_conll_docs, remove_other_dev_files
 
 BENCHMARKS = ("conll", "panx")
@@ -152,7 +151,7 @@ def check_published_file(path: Path, size: int, digest: str) -> None:
 
 def write_unlabeled(train: Path, output: Path, lang: str) -> Path:
     """A labelled file's tokens without tags: one token a line, a blank line after each sentence."""
-    docs = read_conll_docs(train, spacy.blank("xx").vocab, lang)
+    docs = read_conll_docs(train, blank_vocab(), lang)
     return _write(output, "".join("\n".join(token.text for token in doc) + "\n\n" for doc in docs).encode("utf8"))
 
 

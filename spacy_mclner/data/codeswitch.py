@@ -14,10 +14,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
-import spacy
 from spacy.tokens import Doc, DocBin, Span
 
-from ..util import progress, write_docbin, write_json
+from ..util import blank_vocab, progress, write_docbin, write_json
 from .annotations import ALIGNMENT_KEY, SOURCE_INDEX_KEY, set_doc_lang
 from .corpus import UNSPACED_LANGS
 from .dictionaries import FREEDICT_CODES, FREEDICT_DIR, BilingualDictionary, check_not_empty, load_dictionary
@@ -303,7 +302,7 @@ def codeswitch_file(
             UserWarning,
         )
     doc_bin = DocBin().from_disk(source)
-    docs = list(islice(doc_bin.get_docs(spacy.blank("xx").vocab), limit or None))
+    docs = list(islice(doc_bin.get_docs(blank_vocab()), limit or None))
     if not docs:
         raise ValueError(f"No docs in {source}")
     dictionaries = {

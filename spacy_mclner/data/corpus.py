@@ -12,13 +12,12 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
-import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
 from spacy.vocab import Vocab
 
-from ..util import Position, positioned_lines, write_docbin
+from ..util import Position, blank_vocab, positioned_lines, write_docbin
 from .annotations import check_known_lang, get_doc_lang, set_doc_lang, validate_lang
 
 DOCSTART = "-DOCSTART-"
@@ -150,7 +149,7 @@ def convert_file(
     input_path: Path, output_path: Path, *, lang: str, limit: int = 0
 ) -> int:
     """Convert a token-per-line file to a .spacy file and return the doc count."""
-    docs = read_conll_docs(input_path, spacy.blank("xx").vocab, lang, limit=limit)
+    docs = read_conll_docs(input_path, blank_vocab(), lang, limit=limit)
     if not docs:
         raise ValueError(f"No sentences found in {input_path}")
     write_docbin(docs, output_path)

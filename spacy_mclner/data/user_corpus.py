@@ -8,10 +8,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Sequence
 
-import spacy
 from spacy.tokens import Doc
 
-from ..util import write_docbin
+from ..util import blank_vocab, write_docbin
 from .annotations import get_doc_lang
 from .corpus import read_labelled_docs, remove_other_dev_files
 
@@ -26,7 +25,7 @@ def convert_user_corpus(
     checked before anything is written, and dev files of other languages left in
     OUT/dev by an earlier run are removed, since every file there is scored.
     """
-    vocab = spacy.blank("xx").vocab
+    vocab = blank_vocab()
     train_docs = read_labelled_docs(vocab, [train], lang=source, limit=train_limit)
     if not any(doc.ents for doc in train_docs):
         raise ValueError(f"The training data {train} holds no entities (in Doc.ents) to learn from")
