@@ -180,9 +180,9 @@ def test_a_killed_workflow_resumes_to_the_same_outputs(tiny_run: Tuple[Path, dic
     project = new_project(tmp_path)
     # The steps before the first fault are taken from the uninterrupted run, as a killed run leaves
     # them: their outputs and their lock entries, so that `all` skips them.
-    lock = srsly.read_yaml(expected / "project.lock")
+    expected_lock = srsly.read_yaml(expected / "project.lock")
     for command in UNFAULTED:
-        for output in lock[command]["outs"]:
+        for output in expected_lock[command]["outs"]:
             if Path(output["path"]).is_absolute():  # the test encoder, outside the project
                 continue
             source, target = expected / output["path"], project / output["path"]
@@ -191,7 +191,7 @@ def test_a_killed_workflow_resumes_to_the_same_outputs(tiny_run: Tuple[Path, dic
                 shutil.copytree(source, target)
             else:
                 shutil.copy2(source, target)
-    srsly.write_yaml(project / "project.lock", {command: lock[command] for command in UNFAULTED})
+    srsly.write_yaml(project / "project.lock", {command: expected_lock[command] for command in UNFAULTED})
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(KILLPOINTS), os.environ.get("PYTHONPATH")]))}
     for command, process, point, evidence in FAULTS:
         killed = run_all(project, variables, env={**env, "MCLNER_KILL_IN": process, "MCLNER_KILL_AT": point})

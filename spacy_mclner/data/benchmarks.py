@@ -16,7 +16,6 @@ import zipfile
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
-
 from ..util import blank_vocab, written_whole
 from .corpus import convert_file, read_conll_docs, remove_other_dev_files
 

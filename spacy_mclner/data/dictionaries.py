@@ -9,6 +9,7 @@ sources of one language in priority order.
 import gzip
 import hashlib
 import re
+from functools import cached_property
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Mapping, Sequence, Tuple, Union
 
@@ -67,24 +68,32 @@ class BilingualDictionary:
             merged = clean.get(key, ()) + tuple(t for t in cleaned if t)
             if key and merged:
                 clean[key] = tuple(dict.fromkeys(merged))
-        self._index(lang, clean)
+        self.lang = lang
+        self._entries = clean
 
     @classmethod
     def from_clean(cls, lang: str, entries: Dict[str, Translations]) -> "BilingualDictionary":
         """A dictionary of entries that are clean already, as another one's `items` are: cleaning
         FreeDict's 460,000 English-German headwords again takes seconds."""
         dictionary = cls.__new__(cls)
-        dictionary._index(lang, entries)
+        dictionary.lang = lang
+        dictionary._entries = entries
         return dictionary
 
-    def _index(self, lang: str, entries: Dict[str, Translations]) -> None:
-        self.lang = lang
-        self._entries = entries
-        self._folded: Dict[str, Translations] = {}
-        for key, translations in entries.items():
-            if key == key.lower() or key.lower() not in self._folded:
-                self._folded[key.lower()] = translations
-        self.max_words = max((key.count(" ") + 1 for key in entries), default=0)
+    @cached_property
+    def max_words(self) -> int:
+        """The most words of any phrase: the longest span worth looking up."""
+        return max((key.count(" ") + 1 for key in self._entries), default=0)
+
+    @cached_property
+    def _folded(self) -> Dict[str, Translations]:
+        """Lowercased phrases, built on the first lookup without case: a dictionary only merged
+        into another never needs them."""
+        folded: Dict[str, Translations] = {}
+        for key, translations in self._entries.items():
+            if key == key.lower() or key.lower() not in folded:
+                folded[key.lower()] = translations
+        return folded
 
     def __len__(self) -> int:
         return len(self._entries)
