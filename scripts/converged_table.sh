@@ -58,23 +58,23 @@ for row in $ROWS; do
         scores=$RESULTS/${PREFIX}_${row}$tag$([ "$row" != mclner_self ] || echo "_r$ROUNDS")_seed$seed.json
         files+=("$scores")
         [ -f "$scores" ] && continue  # scored: its runs are not needed again (nor kept on disk)
-        views_run=$run${tag/_/-}
-        model=$views_run/$row/model-best
+        row_run=$run${tag/_/-}  # the row's runs: $run, or $run-6k for a row with views on PAN-X
+        model=$row_run/$row/model-best
         case $row in
             ner) SEED=$seed RUNS=ner NER_LR=0.0002 STEPS=6000 OUT=$run bash scripts/learning_curves.sh ;;
             mclner_ce) SEED=$seed RUNS=mclner_ce STEPS=6000 OUT=$run-ce6k bash scripts/learning_curves.sh
                 model=$run-ce6k/$row/model-best ;;
             mclner_self)
-                SEED=$seed RUNS=mclner STEPS=$VIEWS_STEPS OUT=$views_run bash scripts/learning_curves.sh
-                teacher=$views_run/mclner/model-best
+                SEED=$seed RUNS=mclner STEPS=$VIEWS_STEPS OUT=$row_run bash scripts/learning_curves.sh
+                teacher=$row_run/mclner/model-best
                 # the students train on the English sentences and views their first teacher trained on
                 read -r source views < <(python -c 'import sys, spacy; paths = spacy.util.load_config(sys.argv[1])["paths"]; print(paths["train"], paths["views"])' "$teacher/config.cfg")
-                SEED=$seed TEACHER=$teacher OUT=$views_run/$row BENCHMARKS=$BENCHMARK ROUNDS=$ROUNDS LIMIT=$SELF_LIMIT \
+                SEED=$seed TEACHER=$teacher OUT=$row_run/$row BENCHMARKS=$BENCHMARK ROUNDS=$ROUNDS LIMIT=$SELF_LIMIT \
                     STEPS=$SELF_STEPS STUDENT_LR=$SELF_LR EVAL_EVERY=150 SOURCE=$source STUDENT_SOURCE=$TRAIN_SENTS VIEWS=$views \
                     BATCH_WORDS=250 NONE_WEIGHT=0.1 DEV_SELECT=$SELF_SELECT EVAL_LIMIT=0 \
                     PANX_DEV_DIR=$DEV PANX_TARGETS=$PANX_TARGETS bash scripts/self_training.sh
-                model=$views_run/$row/$BENCHMARK/round-$ROUNDS/model/model-best ;;
-            *) SEED=$seed RUNS=$row STEPS=$VIEWS_STEPS OUT=$views_run bash scripts/learning_curves.sh ;;
+                model=$row_run/$row/$BENCHMARK/round-$ROUNDS/model/model-best ;;
+            *) SEED=$seed RUNS=$row STEPS=$VIEWS_STEPS OUT=$row_run bash scripts/learning_curves.sh ;;
         esac
         python -m spacy_mclner evaluate "$model" "$DEV" --output "$scores"  # written whole
     done
