@@ -89,7 +89,9 @@ class Interrupted(Exception):
     pass
 
 
-def test_rounds_resume_after_an_interrupted_round(data: Dict[str, Path], encoder_dir: Path, monkeypatch: pytest.MonkeyPatch):
+def test_rounds_resume_after_an_interrupted_round(
+    data: Dict[str, Path], encoder_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+):
     output = data["root"] / "run"
     plan = tiny_plan(data, encoder_dir, output, rounds=2, max_steps=2)
     real_train = self_training.train
@@ -110,10 +112,15 @@ def test_rounds_resume_after_an_interrupted_round(data: Dict[str, Path], encoder
     losses = [record["losses"] for record in srsly.read_jsonl(output / "round-1" / "curve.jsonl")]  # each round's curve
     assert any(l["mclner_ce_pseudo"] > 0 and l["mclner_mse"] > 0 and l["mclner_ce"] > 0 for l in losses)
     finished = {path: path.stat().st_mtime_ns for path in [output / "round-0" / "round.json", output / "round-1" / "round.json", output / "round-2" / "pseudo" / "de.spacy"]}
+    # a line for each step of a round, which a log file shows where no progress bar does
+    first_run = capsys.readouterr().out
+    assert "Round 0: the teacher: dev macro F1 " in first_run
+    assert "Round 1: pseudo-labels de (1/1): kept " in first_run and "pseudo-label F1 " in first_run
 
     monkeypatch.setattr(self_training, "train", lambda *args, **kwargs: (trained_rounds.append("again"), real_train(*args, **kwargs)))
     records = run_self_training(plan)
     assert trained_rounds[2:] == ["again"]  # only round 2's student, once
+    assert "Round 2: pseudo-labels de (1/1): kept from a former run" in capsys.readouterr().out
     assert all(path.stat().st_mtime_ns == mtime for path, mtime in finished.items())
     assert [record["round"] for record in records] == [0, 1, 2]
     assert records[2]["teacher"] == str(output / "round-1" / "model" / "model-best")
@@ -147,7 +154,7 @@ def test_a_student_that_kept_its_teacher_is_scored_once(data: Dict[str, Path], e
     plan = tiny_plan(data, encoder_dir, output, rounds=1, max_steps=1)
     scored = []
     real_dev_scores = self_training._dev_scores
-    monkeypatch.setattr(self_training, "_dev_scores", lambda plan, model: (scored.append(Path(model)), real_dev_scores(plan, model))[1])
+    monkeypatch.setattr(self_training, "_dev_scores", lambda plan, model, who: (scored.append(Path(model)), real_dev_scores(plan, model, who))[1])
     records = run_self_training(plan)
     assert records[1]["kept_teacher"] is True
     assert scored == [data["teacher"]]  # round 0 only: the student's scores are its teacher's

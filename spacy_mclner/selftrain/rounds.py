@@ -144,7 +144,8 @@ def _finished(folder: Path) -> Optional[Dict[str, Any]]:
 
 
 def _evaluate_source(plan: SelfTrainingPlan) -> Dict[str, Any]:
-    record = {"round": 0, "model": str(plan.teacher), "dev": _dev_scores(plan, plan.teacher), "pseudo": {}}
+    dev = _dev_scores(plan, plan.teacher, "Round 0: the teacher")
+    record = {"round": 0, "model": str(plan.teacher), "dev": dev, "pseudo": {}}
     write_json(plan.output / "round-0" / ROUND_FILE, record)
     return record
 
@@ -153,7 +154,7 @@ def _run_round(
     plan: SelfTrainingPlan, round_id: int, teacher: Path, folder: Path, teacher_record: Dict[str, Any]
 ) -> Dict[str, Any]:
     pseudo_dir = folder / "pseudo"
-    reports = _pseudo_label(plan, teacher, pseudo_dir)
+    reports = _pseudo_label(plan, round_id, teacher, pseudo_dir)
     model_dir = folder / "model"
     if model_dir.exists():
         shutil.rmtree(model_dir)  # an interrupted round's training
@@ -179,21 +180,26 @@ def _run_round(
         "model": str(student),
         "teacher": str(teacher),
         "kept_teacher": kept_teacher,
-        "dev": teacher_record["dev"] if kept_teacher else _dev_scores(plan, student),
+        "dev": teacher_record["dev"] if kept_teacher else _dev_scores(plan, student, f"Round {round_id}: the student"),
         "pseudo": reports,
     }
     write_json(folder / ROUND_FILE, record)
     return record
 
 
-def _pseudo_label(plan: SelfTrainingPlan, teacher: Path, pseudo_dir: Path) -> Dict[str, Dict[str, Any]]:
-    """Pseudo-label each language's text with the round's teacher, except where a former run did."""
+def _pseudo_label(plan: SelfTrainingPlan, round_id: int, teacher: Path, pseudo_dir: Path) -> Dict[str, Dict[str, Any]]:
+    """Pseudo-label each language's text with the round's teacher, except where a former run did.
+
+    A line per language says how far the round is, also where no progress bar shows (a log file).
+    """
     reports: Dict[str, Dict[str, Any]] = {}
     loaded = None
-    for lang, path in plan.unlabeled.items():
+    for number, (lang, path) in enumerate(plan.unlabeled.items(), start=1):
         output, report_path = pseudo_dir / f"{lang}.spacy", pseudo_dir / f"{lang}.json"
+        where = f"Round {round_id}: pseudo-labels {lang} ({number}/{len(plan.unlabeled)})"
         if output.is_file() and report_path.is_file():
             reports[lang] = srsly.read_json(report_path)
+            msg.info(f"{where}: kept from a former run, {report_path}")
             continue
         nlp, pipe = loaded = loaded or load_mclner(teacher)
         docs = read_unlabeled(path, nlp, lang, text=plan.text, limit=plan.unlabeled_limit)
@@ -203,6 +209,10 @@ def _pseudo_label(plan: SelfTrainingPlan, teacher: Path, pseudo_dir: Path) -> Di
         )
         reports[lang] = report.to_dict()
         write_json(report_path, reports[lang])
+        kept = f"kept {report.kept_sentences} of {report.sentences} sentences, {report.kept_entities} entities"
+        if report.quality is not None:
+            kept += f"; pseudo-label F1 {100 * report.quality['f']:.1f} on the kept dev sentences"
+        msg.info(f"{where}: {kept}")
     return reports
 
 
@@ -217,9 +227,12 @@ def student_config(config_path: Path, teacher: Path) -> Config:
     return config
 
 
-def _dev_scores(plan: SelfTrainingPlan, model: Path) -> Dict[str, Any]:
+def _dev_scores(plan: SelfTrainingPlan, model: Path, who: str) -> Dict[str, Any]:
+    """`model`'s dev scores, with a line before and after: on many languages this takes minutes."""
+    msg.info(f"{who}: scoring {model} on {plan.dev}")
     nlp, _ = load_mclner(model)
     scores = evaluate_pipeline(nlp, [plan.dev], limit=plan.eval_limit, batch_size=plan.batch_size, labels=plan.labels)
+    msg.info(f"{who}: dev macro F1 {100 * scores['ents_macro_f']:.1f} over {len(scores['ents_per_lang'])} languages")
     return {
         "macro_f": scores["ents_macro_f"],
         "per_lang": {lang: {key: value[key] for key in ("p", "r", "f", "n_docs")} for lang, value in scores["ents_per_lang"].items()},
