@@ -51,10 +51,10 @@ mkdir -p "$RESULTS"
 table=()
 for row in $ROWS; do
     files=()
+    tag=$([ -z "$steps_tag" ] || [[ $row =~ ^(ner|mclner_ce)$ ]] || echo "_$steps_tag")  # the row's, every seed's
     for seed in $SEEDS; do
         run=$OUT/$([ "$BENCHMARK" = conll ] || echo "$BENCHMARK-")seed$seed
         # a self-training row's scores name its rounds: a rerun with more rounds scores the new model
-        tag=$([ -z "$steps_tag" ] || [[ $row =~ ^(ner|mclner_ce)$ ]] || echo "_$steps_tag")
         scores=$RESULTS/${PREFIX}_${row}$tag$([ "$row" != mclner_self ] || echo "_r$ROUNDS")_seed$seed.json
         files+=("$scores")
         [ -f "$scores" ] && continue  # scored: its runs are not needed again (nor kept on disk)
